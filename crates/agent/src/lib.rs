@@ -1,0 +1,1 @@
+//! The node agent: inventory, desired policy, compile, apply; flows aggregated and shipped.

@@ -1,0 +1,1 @@
+//! JSON types of the server API and the agent channel.

@@ -1,0 +1,1 @@
+//! [`Program`](crate::Program) → eBPF map entries.

@@ -1,0 +1,1 @@
+//! Network labs: namespaces, veths, bridges, listeners and probes.

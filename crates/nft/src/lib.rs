@@ -1,0 +1,1 @@
+//! The nftables backend: compiled rulesets applied over netlink in one batch; conntrack and NFLOG flow events.

@@ -1,0 +1,1 @@
+//! Workload sources behind one trait: lab, docker.

@@ -1,0 +1,1 @@
+//! The control plane: axum handlers, SQLite store, connection graph, learning.
