@@ -1,1 +1,59 @@
-fn main() {}
+//! `bulkhead`: one binary, one subcommand per job. Each subcommand parses its arguments
+//! here and hands them to a module of [`cmd`]; `anyhow` lives in this crate only.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "bulkhead",
+    version,
+    about = "Network microsegmentation for containers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Network labs: workloads in namespaces on a bridge, to try policies with real packets.
+    #[command(subcommand)]
+    Lab(cmd::lab::LabCommand),
+    /// Validate and evaluate policy files.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Compile policies for a lab's workloads and put them in force in the kernel.
+    Enforce(cmd::enforce::EnforceArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Lab(c) => cmd::lab::run(c),
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Enforce(a) => cmd::enforce::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // User errors carry their own `file:line:col: message` lines: print them as they are.
+            eprintln!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr, at `warn` unless `RUST_LOG` says otherwise, so stdout stays machine-readable.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -21,7 +21,9 @@ pub struct Input<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    #[error("the compiled program needs {needed} identities, more than the {max} a map key can hold")]
+    #[error(
+        "the compiled program needs {needed} identities, more than the {max} a map key can hold"
+    )]
     TooManyIdentities { needed: usize, max: usize },
 }
 

@@ -93,7 +93,9 @@ impl PortTable {
     pub fn lookup(&self, protocol: u8, port: u16) -> Option<&PortEntry> {
         // Entries are sorted and disjoint: the candidate is the last one starting at or before.
         let key = (protocol, port);
-        let i = self.entries.partition_point(|e| (e.protocol, e.first) <= key);
+        let i = self
+            .entries
+            .partition_point(|e| (e.protocol, e.first) <= key);
         self.entries[..i]
             .last()
             .filter(|e| e.protocol == protocol && port <= e.last)
@@ -199,8 +201,18 @@ impl Program {
                 };
             }
         }
-        let egress = s.map(|e| (e.egress.lookup(self.identity_of(dst), protocol, port), e.mode));
-        let ingress = d.map(|e| (e.ingress.lookup(self.identity_of(src), protocol, port), e.mode));
+        let egress = s.map(|e| {
+            (
+                e.egress.lookup(self.identity_of(dst), protocol, port),
+                e.mode,
+            )
+        });
+        let ingress = d.map(|e| {
+            (
+                e.ingress.lookup(self.identity_of(src), protocol, port),
+                e.mode,
+            )
+        });
         Decision { egress, ingress }
     }
 
@@ -260,24 +272,69 @@ mod tests {
             ..Default::default()
         };
         d.any.entries.push(entry(6, 80, 80, Action::Allow, 1));
-        d.peers.insert(5, PortTable {
-            entries: vec![entry(6, 80, 80, Action::Deny, 2)],
-        });
-        assert_eq!(d.lookup(5, 6, 80), Check { action: Action::Deny, rule: 2 });
-        assert_eq!(d.lookup(4, 6, 80), Check { action: Action::Allow, rule: 1 });
-        assert_eq!(d.lookup(4, 6, 81), Check { action: Action::Deny, rule: 9 });
+        d.peers.insert(
+            5,
+            PortTable {
+                entries: vec![entry(6, 80, 80, Action::Deny, 2)],
+            },
+        );
+        assert_eq!(
+            d.lookup(5, 6, 80),
+            Check {
+                action: Action::Deny,
+                rule: 2
+            }
+        );
+        assert_eq!(
+            d.lookup(4, 6, 80),
+            Check {
+                action: Action::Allow,
+                rule: 1
+            }
+        );
+        assert_eq!(
+            d.lookup(4, 6, 81),
+            Check {
+                action: Action::Deny,
+                rule: 9
+            }
+        );
         d.isolated = false;
-        assert_eq!(d.lookup(4, 6, 81), Check { action: Action::Allow, rule: NO_RULE });
+        assert_eq!(
+            d.lookup(4, 6, 81),
+            Check {
+                action: Action::Allow,
+                rule: NO_RULE
+            }
+        );
     }
 
     #[test]
     fn outcome_combines_modes() {
-        let deny = Check { action: Action::Deny, rule: 1 };
-        let allow = Check { action: Action::Allow, rule: 0 };
-        let d = |e, i| Decision { egress: e, ingress: i };
-        assert_eq!(d(Some((deny, Mode::Monitor)), Some((allow, Mode::Enforce))).outcome(), Outcome::WouldDeny);
-        assert_eq!(d(Some((deny, Mode::Monitor)), Some((deny, Mode::Enforce))).outcome(), Outcome::Denied);
-        assert_eq!(d(Some((deny, Mode::Learn)), None).outcome(), Outcome::Allowed);
+        let deny = Check {
+            action: Action::Deny,
+            rule: 1,
+        };
+        let allow = Check {
+            action: Action::Allow,
+            rule: 0,
+        };
+        let d = |e, i| Decision {
+            egress: e,
+            ingress: i,
+        };
+        assert_eq!(
+            d(Some((deny, Mode::Monitor)), Some((allow, Mode::Enforce))).outcome(),
+            Outcome::WouldDeny
+        );
+        assert_eq!(
+            d(Some((deny, Mode::Monitor)), Some((deny, Mode::Enforce))).outcome(),
+            Outcome::Denied
+        );
+        assert_eq!(
+            d(Some((deny, Mode::Learn)), None).outcome(),
+            Outcome::Allowed
+        );
         assert_eq!(d(None, None).outcome(), Outcome::Allowed);
     }
 }

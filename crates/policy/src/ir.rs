@@ -104,7 +104,10 @@ pub enum Peer {
         workloads: Option<LabelSelector>,
     },
     /// Any address in `net` but not in `except` (workload addresses included).
-    Cidr { net: Ipv4Net, except: Vec<Ipv4Net> },
+    Cidr {
+        net: Ipv4Net,
+        except: Vec<Ipv4Net>,
+    },
     Entity(Entity),
 }
 
@@ -180,7 +183,10 @@ impl fmt::Display for Reason {
                 index,
                 action,
             } => write!(f, "{policy} {direction}[{index}] ({action})"),
-            Reason::DefaultDeny { direction, policies } => {
+            Reason::DefaultDeny {
+                direction,
+                policies,
+            } => {
                 let names: Vec<String> = policies.iter().map(ToString::to_string).collect();
                 write!(f, "{} default-deny {direction}", names.join(","))
             }

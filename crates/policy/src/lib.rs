@@ -18,4 +18,6 @@ pub mod selector;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Location};
-pub use model::{Action, Direction, Inventory, Labels, Mode, NamedPort, Protocol, Workload, WorkloadId};
+pub use model::{
+    Action, Direction, Inventory, Labels, Mode, NamedPort, Protocol, Workload, WorkloadId,
+};

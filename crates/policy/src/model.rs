@@ -99,7 +99,9 @@ impl FromStr for WorkloadId {
                 Ok(WorkloadId::new(ns, name))
             }
             None if !s.is_empty() => Ok(WorkloadId::new("default", s)),
-            _ => Err(format!("`{s}` is not a workload id (expected namespace/name)")),
+            _ => Err(format!(
+                "`{s}` is not a workload id (expected namespace/name)"
+            )),
         }
     }
 }
@@ -175,7 +177,9 @@ impl Inventory {
 }
 
 /// What a workload's checks do with traffic the policy denies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Allow everything and record it, to learn a baseline.
@@ -194,7 +198,9 @@ impl FromStr for Mode {
             "learn" => Ok(Mode::Learn),
             "monitor" => Ok(Mode::Monitor),
             "enforce" => Ok(Mode::Enforce),
-            _ => Err(format!("unknown mode `{s}`, expected learn, monitor or enforce")),
+            _ => Err(format!(
+                "unknown mode `{s}`, expected learn, monitor or enforce"
+            )),
         }
     }
 }

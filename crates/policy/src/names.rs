@@ -74,7 +74,9 @@ pub fn dns_subdomain_error(s: &str) -> Option<String> {
 /// IANA service name, the syntax of named ports: at most 15 characters, lower-case
 /// alphanumerics and '-', at least one letter, no leading, trailing or double '-'.
 pub fn port_name_error(s: &str) -> Option<String> {
-    let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok_chars = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if s.is_empty()
         || s.len() > 15
         || !ok_chars

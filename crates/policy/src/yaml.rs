@@ -23,7 +23,10 @@ pub enum Value {
     /// `null`, `~` or nothing at all.
     Null,
     /// A scalar; `plain` is false for quoted and block scalars, which are always strings.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Keys in file order; duplicate keys are rejected while loading.
     Map(Vec<(Node, Node)>),
@@ -205,18 +208,26 @@ impl Node {
 
     /// A string field: any scalar (numbers included, as YAML writes `80` for a name too).
     pub fn string(&self, what: &str) -> Result<String, Diagnostic> {
-        self.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.error(format!("{what}: expected a string, found {}", self.type_name())))
+        self.as_str().map(str::to_string).ok_or_else(|| {
+            self.error(format!(
+                "{what}: expected a string, found {}",
+                self.type_name()
+            ))
+        })
     }
 
     /// An unsigned integer field (plain scalars only: `"80"` in quotes is a string).
     pub fn integer(&self, what: &str) -> Result<u64, Diagnostic> {
         match &self.value {
-            Value::Scalar { text, plain: true } => text
-                .parse::<u64>()
-                .map_err(|_| self.error(format!("{what}: expected a non-negative integer, found `{text}`"))),
-            _ => Err(self.error(format!("{what}: expected an integer, found {}", self.type_name()))),
+            Value::Scalar { text, plain: true } => text.parse::<u64>().map_err(|_| {
+                self.error(format!(
+                    "{what}: expected a non-negative integer, found `{text}`"
+                ))
+            }),
+            _ => Err(self.error(format!(
+                "{what}: expected an integer, found {}",
+                self.type_name()
+            ))),
         }
     }
 
@@ -233,7 +244,10 @@ impl Node {
         match &self.value {
             Value::Seq(items) => Ok(items),
             Value::Null => Ok(&[]),
-            _ => Err(self.error(format!("{what}: expected a list, found {}", self.type_name()))),
+            _ => Err(self.error(format!(
+                "{what}: expected a list, found {}",
+                self.type_name()
+            ))),
         }
     }
 
@@ -243,7 +257,12 @@ impl Node {
         let entries: &'a [(Node, Node)] = match &self.value {
             Value::Map(entries) => entries,
             Value::Null => &[],
-            _ => return Err(self.error(format!("{what}: expected a map, found {}", self.type_name()))),
+            _ => {
+                return Err(self.error(format!(
+                    "{what}: expected a map, found {}",
+                    self.type_name()
+                )));
+            }
         };
         for (k, _) in entries {
             let key = k.as_str().unwrap_or("");
@@ -266,7 +285,12 @@ impl Node {
         let entries: &[(Node, Node)] = match &self.value {
             Value::Map(entries) => entries,
             Value::Null => &[],
-            _ => return Err(self.error(format!("{what}: expected a map, found {}", self.type_name()))),
+            _ => {
+                return Err(self.error(format!(
+                    "{what}: expected a map, found {}",
+                    self.type_name()
+                )));
+            }
         };
         let mut out = BTreeMap::new();
         for (k, v) in entries {
@@ -344,7 +368,10 @@ mod tests {
     fn unknown_field_is_reported_at_the_key() {
         let docs = load_documents("f.yaml", "a: 1\nbogus: 2\n").unwrap();
         let err = docs[0].map("spec", &["a"]).unwrap_err();
-        assert_eq!(err.to_string(), "f.yaml:2:1: spec: unknown field `bogus`, expected one of: a");
+        assert_eq!(
+            err.to_string(),
+            "f.yaml:2:1: spec: unknown field `bogus`, expected one of: a"
+        );
     }
 
     #[test]

@@ -27,9 +27,18 @@ fn parses_the_contract_example() {
     assert_eq!(lab.namespaces["x"]["ns"], "x");
     assert_eq!(lab.namespaces["x"][NAMESPACE_NAME_LABEL], "x");
     assert_eq!(lab.namespaces["default"][NAMESPACE_NAME_LABEL], "default");
-    assert_eq!(lab.nodes, vec![LabNode { name: "node".into(), host_ip: "10.0.0.1".parse().unwrap() }]);
+    assert_eq!(
+        lab.nodes,
+        vec![LabNode {
+            name: "node".into(),
+            host_ip: "10.0.0.1".parse().unwrap()
+        }]
+    );
     let inv = lab.inventory();
-    assert_eq!(inv.workloads[0].resolve_named_port("serve-80-tcp", Protocol::Tcp), Some(80));
+    assert_eq!(
+        inv.workloads[0].resolve_named_port("serve-80-tcp", Protocol::Tcp),
+        Some(80)
+    );
     assert_eq!(inv.host_ips, vec!["10.0.0.1".parse::<Ipv4Addr>().unwrap()]);
 }
 
@@ -40,7 +49,10 @@ fn first_error(text: &str) -> String {
 #[test]
 fn ip_outside_subnet_names_the_field() {
     let bad = GOOD.replace("10.0.0.11", "10.1.0.11");
-    assert_eq!(first_error(&bad), "lab.yaml:15:9: ip: 10.1.0.11 is outside the lab subnet 10.0.0.0/16");
+    assert_eq!(
+        first_error(&bad),
+        "lab.yaml:15:9: ip: 10.1.0.11 is outside the lab subnet 10.0.0.0/16"
+    );
 }
 
 #[test]
@@ -48,7 +60,10 @@ fn unknown_fields_and_bad_values() {
     let bad = GOOD.replace("    labels: {pod: b}", "    lables: {pod: b}");
     assert!(first_error(&bad).starts_with("lab.yaml:14:5: workloads[]: unknown field `lables`"));
     let bad = GOOD.replace("port: 81", "port: 70000");
-    assert_eq!(first_error(&bad), "lab.yaml:12:16: port: 70000 is not in 1..65535");
+    assert_eq!(
+        first_error(&bad),
+        "lab.yaml:12:16: port: 70000 is not in 1..65535"
+    );
     let bad = GOOD.replace("10.0.0.11", "10.0.0.10");
     assert!(first_error(&bad).contains("already used by `x/a`"));
     let bad = GOOD.replace("10.0.0.11", "10.0.0.1");
@@ -59,13 +74,36 @@ fn unknown_fields_and_bad_values() {
 
 #[test]
 fn nodes_are_assigned_and_required() {
-    let multi = GOOD.replace("namespaces:", "nodes: [{name: n1}, {name: n2}]\nnamespaces:");
+    let multi = GOOD.replace(
+        "namespaces:",
+        "nodes: [{name: n1}, {name: n2}]\nnamespaces:",
+    );
     let err = LabFile::parse("lab.yaml", &multi).unwrap_err();
     assert!(err.to_string().contains("missing `node`"), "{err}");
     let multi = multi
         .replace("    labels: {pod: a}", "    labels: {pod: a}\n    node: n1")
         .replace("    labels: {pod: b}", "    labels: {pod: b}\n    node: n2");
     let lab = LabFile::parse("lab.yaml", &multi).unwrap();
-    assert_eq!(lab.nodes[1].host_ip, "10.0.0.2".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(
+        lab.nodes[1].host_ip,
+        "10.0.0.2".parse::<Ipv4Addr>().unwrap()
+    );
     assert_eq!(lab.workloads[1].node, "n2");
+}
+
+#[test]
+fn names_are_stable_and_short() {
+    let lab = LabFile::parse("lab.yaml", GOOD).unwrap();
+    assert_eq!(lab.node_netns("node"), "np-node");
+    assert_eq!(lab.workload_netns(&WorkloadId::new("x", "a")), "np-x-a");
+    let names = lab.host_interfaces();
+    assert_eq!(names.len(), 2);
+    assert!(names.values().all(|n| n.len() <= 15 && n.starts_with('v')));
+    // Adding a workload does not rename the others.
+    let more = format!("{GOOD}  - name: c\n    ip: 10.0.0.12\n");
+    let lab2 = LabFile::parse("lab.yaml", &more).unwrap();
+    let names2 = lab2.host_interfaces();
+    for (id, n) in &names {
+        assert_eq!(&names2[id], n);
+    }
 }
