@@ -2,6 +2,7 @@
 //! here and hands them to a module of [`cmd`]; `anyhow` lives in this crate only.
 
 mod cmd;
+mod load;
 mod output;
 
 use clap::{Parser, Subcommand};
