@@ -9,9 +9,11 @@
 //! - [`ebpf`]: [`Program`] → eBPF map entries.
 
 pub mod compiler;
+pub mod dump;
 pub mod ebpf;
 pub mod nft;
 pub mod program;
+pub mod synthetic;
 
 pub use compiler::{CompileError, Input, compile};
 pub use program::{Decision, Endpoint, IdentityId, Outcome, Program, RuleId};

@@ -1,0 +1,181 @@
+//! One endpoint's table for one direction.
+//!
+//! Rules split into *wildcard* parts (every peer: no peers listed, or peers that cover
+//! every identity) and *per-identity* parts. The wildcard parts resolve once into `any`;
+//! each identity a rule mentions gets its own parts resolved and overlaid on `any`,
+//! keeping only the ranges where it decides differently. Work is proportional to the
+//! identities the endpoint's rules mention, never to all identities.
+
+use super::identity::Identities;
+use super::ports::{self, EVERYTHING, Seg};
+use super::rules::{Rules, direction_slot};
+use crate::program::{DirectionProgram, IdentityId, PortTable};
+use bulkhead_policy::ir::PortMatch;
+use bulkhead_policy::{Direction, Workload};
+use std::collections::BTreeMap;
+
+/// The identities a rule's peers match.
+enum PeerSet {
+    /// Every identity: the rule names no peers, or its peers cover everything.
+    All,
+    /// Exactly one peer's set, shared rather than copied.
+    One(usize),
+    Union(Vec<IdentityId>),
+}
+
+pub(crate) struct Context<'r, 'a> {
+    rules: &'r Rules<'a>,
+    ids: &'r Identities,
+    peer_sets: Vec<PeerSet>,
+}
+
+impl<'r, 'a> Context<'r, 'a> {
+    pub fn new(rules: &'r Rules<'a>, ids: &'r Identities) -> Self {
+        let all = ids.count();
+        let peer_sets = rules
+            .rules
+            .iter()
+            .map(|r| match r.peers.as_deref() {
+                None => PeerSet::All,
+                Some([p]) if ids.peer_sets[*p as usize].len() == all => PeerSet::All,
+                Some([p]) => PeerSet::One(*p as usize),
+                Some(list) => {
+                    let mut set: Vec<IdentityId> = list
+                        .iter()
+                        .flat_map(|&p| ids.peer_sets[p as usize].iter().copied())
+                        .collect();
+                    set.sort_unstable();
+                    set.dedup();
+                    if set.len() == all {
+                        PeerSet::All
+                    } else {
+                        PeerSet::Union(set)
+                    }
+                }
+            })
+            .collect();
+        Self {
+            rules,
+            ids,
+            peer_sets,
+        }
+    }
+
+    fn peers(&self, global: usize) -> Option<&[IdentityId]> {
+        match &self.peer_sets[global] {
+            PeerSet::All => None,
+            PeerSet::One(p) => Some(&self.ids.peer_sets[*p]),
+            PeerSet::Union(v) => Some(v),
+        }
+    }
+
+    /// The table of `w` in `direction` under `policies` (non-empty, ascending). Entries
+    /// carry global rule numbers; `default_rule` is left for the caller to fill in.
+    pub fn direction(
+        &self,
+        w: &Workload,
+        direction: Direction,
+        policies: &[u32],
+    ) -> DirectionProgram {
+        let mut wildcard: Vec<Seg> = Vec::new();
+        let mut specific: Vec<(IdentityId, Seg)> = Vec::new();
+        let mut fixed: Vec<(u8, u16, u16)> = Vec::new();
+        let slot = direction_slot(direction);
+        for &p in policies {
+            let Some(range) = self.rules.ranges[p as usize][slot].clone() else {
+                continue;
+            };
+            for g in range {
+                let rule = self.rules.rules[g as usize].rule;
+                let prio = ports::priority(rule.action, g);
+                let peers = self.peers(g as usize);
+                fixed.clear();
+                match &rule.ports {
+                    None => fixed.extend_from_slice(&EVERYTHING),
+                    Some(specs) => {
+                        for spec in specs {
+                            let n = spec.protocol.number();
+                            match &spec.port {
+                                PortMatch::Any => fixed.push((n, 0, u16::MAX)),
+                                PortMatch::Range(a, b) if a <= b => fixed.push((n, *a, *b)),
+                                PortMatch::Range(..) => {}
+                                // Ingress: the destination is this endpoint itself.
+                                PortMatch::Named(name) if direction == Direction::Ingress => {
+                                    if let Some(port) = w.resolve_named_port(name, spec.protocol)
+                                    {
+                                        fixed.push((n, port, port));
+                                    }
+                                }
+                                // Egress: the destination is the peer, so per identity.
+                                PortMatch::Named(name) => {
+                                    self.named(name, spec.protocol, peers, prio, &mut specific)
+                                }
+                            }
+                        }
+                    }
+                }
+                match peers {
+                    None => wildcard.extend(fixed.iter().map(|&r| Seg::new(r, prio))),
+                    Some(set) => {
+                        for &id in set {
+                            specific.extend(fixed.iter().map(|&r| (id, Seg::new(r, prio))));
+                        }
+                    }
+                }
+            }
+        }
+        let any = ports::resolve(&mut wildcard);
+        specific.sort_unstable_by_key(|(id, _)| *id);
+        let mut peers = BTreeMap::new();
+        let mut segs: Vec<Seg> = Vec::new();
+        for group in specific.chunk_by(|a, b| a.0 == b.0) {
+            segs.clear();
+            segs.extend(group.iter().map(|(_, s)| *s));
+            let diff = ports::overlay_diff(&any, &ports::resolve(&mut segs));
+            if !diff.is_empty() {
+                let entries = ports::entries(&diff);
+                peers.insert(group[0].0, PortTable { entries });
+            }
+        }
+        DirectionProgram {
+            isolated: true,
+            default_rule: 0,
+            peers,
+            any: PortTable {
+                entries: ports::entries(&any),
+            },
+        }
+    }
+
+    /// An egress named port: one entry per peer identity on which the name resolves.
+    fn named(
+        &self,
+        name: &str,
+        protocol: bulkhead_policy::Protocol,
+        peers: Option<&[IdentityId]>,
+        prio: u32,
+        out: &mut Vec<(IdentityId, Seg)>,
+    ) {
+        let Some(nid) = self.rules.named_id(name, protocol) else {
+            return;
+        };
+        let n = protocol.number();
+        let resolved = &self.ids.named[nid as usize];
+        let seg = |port: u16| Seg::new((n, port, port), prio);
+        match peers {
+            None => out.extend(resolved.iter().map(|&(id, port)| (id, seg(port)))),
+            Some(set) => {
+                // Both sides ascending by identity: a merge walk.
+                let mut i = 0;
+                for &(id, port) in resolved {
+                    while i < set.len() && set[i] < id {
+                        i += 1;
+                    }
+                    if set.get(i) == Some(&id) {
+                        out.push((id, seg(port)));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Addresses → identities, and the ipcache that maps one to the other.
+//!
+//! The address space is cut into *atoms*: every prefix any peer, cluster CIDR, workload
+//! or host address mentions, each standing for its *region* (the prefix minus the longer
+//! listed prefixes inside it). Because every CIDR boundary is listed, a region lies
+//! wholly inside or outside each CIDR peer, the cluster and the host set, so one
+//! membership test per atom is exact. An atom's *signature* is the list of peers that
+//! match it plus the named ports it resolves; atoms with equal signatures are
+//! indistinguishable to every rule and share one identity.
+//!
+//! Work is proportional to the matches, never atoms × peers: each peer walks only the
+//! atoms it matches (selector index for workloads, a sorted range for CIDRs) and appends
+//! its id, so signatures come out sorted for free.
+
+use super::rules::{NamedId, PeerId, PeerKey, Rules};
+use super::select::Selector;
+use crate::program::{ANY_IDENTITY, Identity, IdentityId};
+use bulkhead_policy::Inventory;
+use bulkhead_policy::ir::{Entity, Peer};
+use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Default)]
+struct Atom {
+    /// The workload (selector position) owning this /32, the first in inventory order.
+    owner: Option<u32>,
+    host: bool,
+    /// The longer listed prefixes cover the whole prefix: no address ever lands here.
+    empty: bool,
+    world: bool,
+}
+
+pub(crate) struct Identities {
+    /// `identities[id]`; `[0]` is the wildcard.
+    pub identities: Vec<Identity>,
+    pub ipcache: Vec<(Ipv4Net, IdentityId)>,
+    /// Per peer: the identities it matches, ascending.
+    pub peer_sets: Vec<Vec<IdentityId>>,
+    /// Per egress named port: (identity, port) where it resolves, ascending.
+    pub named: Vec<Vec<(IdentityId, u16)>>,
+    /// Per workload position: the identity of its primary address.
+    pub workload_identity: Vec<IdentityId>,
+}
+
+impl Identities {
+    pub fn count(&self) -> usize {
+        self.identities.len() - 1
+    }
+}
+
+/// Most identities name a few workloads; a cap keeps huge ones (a namespace-wide
+/// identity of thousands of pods) readable. `workloads` still lists them all.
+const DESCRIPTION_PARTS: usize = 8;
+
+pub(crate) fn build<'a>(
+    inventory: &Inventory,
+    selector: &mut Selector<'a>,
+    rules: &Rules<'a>,
+) -> Identities {
+    let (nets, atoms) = atoms(inventory, selector, rules);
+    let index: HashMap<Ipv4Addr, usize> = nets
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.prefix_len() == 32)
+        .map(|(i, n)| (n.network(), i))
+        .collect();
+    let mut sigs: Vec<Vec<PeerId>> = vec![Vec::new(); nets.len()];
+    for (pid, (key, peer)) in rules.peers.iter().enumerate() {
+        let pid = pid as PeerId;
+        match (key, peer) {
+            (_, Peer::Workloads { namespaces, workloads }) => {
+                for pos in selector.select(namespaces, workloads.as_ref()) {
+                    for ip in &selector.workloads[pos as usize].ips {
+                        let Some(&a) = index.get(ip) else { continue };
+                        if atoms[a].owner == Some(pos) {
+                            sigs[a].push(pid);
+                        }
+                    }
+                }
+            }
+            (PeerKey::Cidr { net, except }, _) => {
+                // Atoms inside `net` are contiguous in (network, length) order.
+                let start = nets.partition_point(|n| n < net);
+                let end = nets.partition_point(|n| n.network() <= net.broadcast());
+                for a in start..end {
+                    if !atoms[a].empty && !except.iter().any(|e| e.contains(&nets[a])) {
+                        sigs[a].push(pid);
+                    }
+                }
+            }
+            (PeerKey::Entity(entity), _) => {
+                for (a, atom) in atoms.iter().enumerate() {
+                    let hit = match entity {
+                        Entity::World => atom.world,
+                        Entity::Host => atom.host,
+                    };
+                    if hit && !atom.empty {
+                        sigs[a].push(pid);
+                    }
+                }
+            }
+            // Keys are built from their peers, so the kinds always agree.
+            (PeerKey::Workloads { .. }, _) => {}
+        }
+    }
+    let named = named_signatures(&atoms, selector, rules);
+    assign(&nets, &atoms, &sigs, &named, selector, rules, &index)
+}
+
+/// Every listed prefix, sorted by (network, length), with what lies in its region.
+fn atoms(
+    inventory: &Inventory,
+    selector: &Selector<'_>,
+    rules: &Rules<'_>,
+) -> (Vec<Ipv4Net>, Vec<Atom>) {
+    let mut map: BTreeMap<Ipv4Net, Atom> = BTreeMap::new();
+    let host_net = |ip: Ipv4Addr| Ipv4Net::from(ip);
+    for (i, w) in inventory.workloads.iter().enumerate() {
+        for &ip in &w.ips {
+            let atom = map.entry(host_net(ip)).or_default();
+            atom.owner = atom.owner.or(Some(selector.position[i]));
+        }
+    }
+    for &ip in &inventory.host_ips {
+        map.entry(host_net(ip)).or_default().host = true;
+    }
+    for (key, _) in &rules.peers {
+        if let PeerKey::Cidr { net, except } = key {
+            map.entry(*net).or_default();
+            for e in except {
+                map.entry(*e).or_default();
+            }
+        }
+    }
+    let cluster: Vec<Ipv4Net> = inventory.cluster_cidrs.iter().map(Ipv4Net::trunc).collect();
+    for c in &cluster {
+        map.entry(*c).or_default();
+    }
+    map.entry(Ipv4Net::default()).or_default();
+    let (nets, mut atoms): (Vec<Ipv4Net>, Vec<Atom>) = map.into_iter().unzip();
+    for (atom, net) in atoms.iter_mut().zip(&nets) {
+        atom.world = !cluster.iter().any(|c| c.contains(net));
+    }
+    mark_empty(&nets, &mut atoms);
+    (nets, atoms)
+}
+
+/// A region is empty when its direct children cover the whole prefix. In (network,
+/// length) order a prefix comes before everything inside it, so a stack of the open
+/// ancestors finds each prefix's parent.
+fn mark_empty(nets: &[Ipv4Net], atoms: &mut [Atom]) {
+    let size = |n: &Ipv4Net| 1u64 << (32 - u32::from(n.prefix_len()));
+    let mut covered = vec![0u64; nets.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for (i, net) in nets.iter().enumerate() {
+        while stack.last().is_some_and(|&top| !nets[top].contains(net)) {
+            stack.pop();
+        }
+        if let Some(&parent) = stack.last() {
+            covered[parent] += size(net);
+        }
+        stack.push(i);
+    }
+    for (i, atom) in atoms.iter_mut().enumerate() {
+        atom.empty = covered[i] == size(&nets[i]);
+    }
+}
+
+/// Per atom, the egress named ports its owner resolves: (named id, port), ascending.
+fn named_signatures(
+    atoms: &[Atom],
+    selector: &Selector<'_>,
+    rules: &Rules<'_>,
+) -> Vec<Vec<(NamedId, u16)>> {
+    atoms
+        .iter()
+        .map(|atom| {
+            let mut out: Vec<(NamedId, u16)> = Vec::new();
+            let Some(pos) = atom.owner.filter(|_| !rules.named.is_empty()) else {
+                return out;
+            };
+            for p in &selector.workloads[pos as usize].ports {
+                let Some(name) = &p.name else { continue };
+                let Some(nid) = rules.named_id(name, p.protocol) else {
+                    continue;
+                };
+                // The first port with a name wins, as `Workload::resolve_named_port` says.
+                if !out.iter().any(|(n, _)| *n == nid) {
+                    out.push((nid, p.port));
+                }
+            }
+            out.sort_unstable();
+            out
+        })
+        .collect()
+}
+
+fn assign(
+    nets: &[Ipv4Net],
+    atoms: &[Atom],
+    sigs: &[Vec<PeerId>],
+    named: &[Vec<(NamedId, u16)>],
+    selector: &Selector<'_>,
+    rules: &Rules<'_>,
+    index: &HashMap<Ipv4Addr, usize>,
+) -> Identities {
+    let mut ids: HashMap<(&[PeerId], &[(NamedId, u16)]), IdentityId> = HashMap::new();
+    let mut of_atom = vec![ANY_IDENTITY; nets.len()];
+    let mut parts: Vec<Parts> = vec![Parts::default()];
+    for a in 0..nets.len() {
+        if atoms[a].empty {
+            continue;
+        }
+        let next = parts.len() as IdentityId;
+        let id = *ids
+            .entry((sigs[a].as_slice(), named[a].as_slice()))
+            .or_insert(next);
+        if id == next {
+            parts.push(Parts::default());
+        }
+        of_atom[a] = id;
+        parts[id as usize].add(&nets[a], &atoms[a]);
+    }
+    let mut peer_sets: Vec<Vec<IdentityId>> = vec![Vec::new(); rules.peers.len()];
+    let mut named_sets: Vec<Vec<(IdentityId, u16)>> = vec![Vec::new(); rules.named.len()];
+    for a in 0..nets.len() {
+        for &pid in &sigs[a] {
+            peer_sets[pid as usize].push(of_atom[a]);
+        }
+        for &(nid, port) in &named[a] {
+            named_sets[nid as usize].push((of_atom[a], port));
+        }
+    }
+    for set in &mut peer_sets {
+        set.sort_unstable();
+        set.dedup();
+    }
+    for set in &mut named_sets {
+        set.sort_unstable();
+        set.dedup();
+    }
+    let mut ipcache: Vec<(Ipv4Net, IdentityId)> = (0..nets.len())
+        .filter(|&a| !atoms[a].empty)
+        .map(|a| (nets[a], of_atom[a]))
+        .collect();
+    ipcache.sort_by_key(|(n, _)| (std::cmp::Reverse(n.prefix_len()), n.network()));
+    let workload_identity = selector
+        .workloads
+        .iter()
+        .map(|w| {
+            w.ips
+                .first()
+                .and_then(|ip| index.get(ip))
+                .map_or(ANY_IDENTITY, |&a| of_atom[a])
+        })
+        .collect();
+    let identities = parts.into_iter().map(|p| p.finish(selector)).collect();
+    Identities {
+        identities,
+        ipcache,
+        peer_sets,
+        named: named_sets,
+        workload_identity,
+    }
+}
+
+/// What one identity's regions are, for its description.
+#[derive(Clone, Default)]
+struct Parts {
+    workloads: Vec<u32>,
+    host: bool,
+    nets: Vec<Ipv4Net>,
+    world: bool,
+}
+
+impl Parts {
+    fn add(&mut self, net: &Ipv4Net, atom: &Atom) {
+        if let Some(pos) = atom.owner {
+            self.workloads.push(pos);
+        }
+        self.host |= atom.host;
+        if atom.owner.is_none() && !atom.host {
+            if net.prefix_len() == 0 {
+                self.world = true;
+            } else {
+                self.nets.push(*net);
+            }
+        }
+    }
+
+    fn finish(mut self, selector: &Selector<'_>) -> Identity {
+        self.workloads.sort_unstable();
+        self.workloads.dedup();
+        let workloads: Vec<_> = self
+            .workloads
+            .iter()
+            .map(|&p| selector.workloads[p as usize].id.clone())
+            .collect();
+        let mut names: Vec<String> = workloads.iter().map(ToString::to_string).collect();
+        names.extend(self.host.then(|| "host".to_string()));
+        names.extend(self.nets.iter().map(ToString::to_string));
+        names.extend(self.world.then(|| "world".to_string()));
+        let description = if names.is_empty() {
+            "*".to_string()
+        } else if names.len() > DESCRIPTION_PARTS {
+            let more = names.len() - DESCRIPTION_PARTS;
+            format!("{},... (+{more} more)", names[..DESCRIPTION_PARTS].join(","))
+        } else {
+            names.join(",")
+        };
+        Identity {
+            description,
+            workloads,
+        }
+    }
+}

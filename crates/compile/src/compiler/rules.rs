@@ -1,0 +1,167 @@
+//! The policies flattened into one numbered list of rules, with their peers interned.
+//!
+//! A rule's *global number* is its position in (policy name, direction, rule index)
+//! order. Within one endpoint and direction this is exactly the order in which "the
+//! first matching rule" is chosen, so a number doubles as a priority; it is also the
+//! order of [`Reason::Rule`] values, so the final rule table is these numbers, compacted.
+//!
+//! Peers are interned: the same peer written in many policies (`namespace: prod`) is
+//! resolved to identities once.
+
+use bulkhead_policy::ir::{Entity, NamespaceMatch, Peer, Policy, PolicySet, PortMatch, Rule};
+use bulkhead_policy::selector::LabelSelector;
+use bulkhead_policy::{Direction, Protocol};
+use ipnet::Ipv4Net;
+use std::collections::HashMap;
+
+pub(crate) type PeerId = u32;
+/// Index of an egress named port, interned by (name, protocol).
+pub(crate) type NamedId = u32;
+
+/// A peer in hashable form (the IR types are comparable but not hashable).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum PeerKey<'a> {
+    Workloads {
+        named: Option<&'a str>,
+        selector: Option<&'a LabelSelector>,
+        workloads: Option<&'a LabelSelector>,
+    },
+    Cidr {
+        net: Ipv4Net,
+        except: Vec<Ipv4Net>,
+    },
+    Entity(Entity),
+}
+
+impl<'a> PeerKey<'a> {
+    fn of(peer: &'a Peer) -> Self {
+        match peer {
+            Peer::Workloads {
+                namespaces,
+                workloads,
+            } => {
+                let (named, selector) = match namespaces {
+                    NamespaceMatch::Named(n) => (Some(n.as_str()), None),
+                    NamespaceMatch::Selector(s) => (None, Some(s)),
+                };
+                PeerKey::Workloads {
+                    named,
+                    selector,
+                    workloads: workloads.as_ref(),
+                }
+            }
+            Peer::Cidr { net, except } => PeerKey::Cidr {
+                net: net.trunc(),
+                except: except.iter().map(Ipv4Net::trunc).collect(),
+            },
+            Peer::Entity(e) => PeerKey::Entity(*e),
+        }
+    }
+}
+
+pub(crate) struct FlatRule<'a> {
+    pub policy: u32,
+    pub direction: Direction,
+    pub rule: &'a Rule,
+    /// Interned peers; `None` when the rule names none (every peer).
+    pub peers: Option<Vec<PeerId>>,
+}
+
+pub(crate) struct Rules<'a> {
+    /// Policies in name order; positions are policy numbers.
+    pub policies: Vec<&'a Policy>,
+    /// Every rule, in global-number order.
+    pub rules: Vec<FlatRule<'a>>,
+    /// `ranges[p][d]`: the global numbers of policy `p`'s rules in direction `d`
+    /// (0 ingress, 1 egress), `None` if the policy leaves that direction alone.
+    pub ranges: Vec<[Option<std::ops::Range<u32>>; 2]>,
+    pub peers: Vec<(PeerKey<'a>, &'a Peer)>,
+    /// Egress named ports (name, protocol), resolved per peer identity.
+    pub named: Vec<(&'a str, Protocol)>,
+    /// Per policy: whether an ingress rule names a port (then its ingress table depends
+    /// on the endpoint's own ports).
+    pub named_ingress: Vec<bool>,
+    named_ids: HashMap<(&'a str, Protocol), NamedId>,
+}
+
+pub(crate) fn direction_slot(d: Direction) -> usize {
+    match d {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+impl<'a> Rules<'a> {
+    pub fn new(set: &'a PolicySet) -> Self {
+        let mut policies: Vec<&Policy> = set.policies.iter().collect();
+        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = Rules {
+            policies: Vec::new(),
+            rules: Vec::new(),
+            ranges: Vec::new(),
+            peers: Vec::new(),
+            named: Vec::new(),
+            named_ingress: Vec::new(),
+            named_ids: HashMap::new(),
+        };
+        let mut peer_ids: HashMap<PeerKey<'a>, PeerId> = HashMap::new();
+        for (p, policy) in policies.iter().enumerate() {
+            let mut ranges = [None, None];
+            for direction in [Direction::Ingress, Direction::Egress] {
+                let Some(rules) = policy.rules(direction) else {
+                    continue;
+                };
+                let start = out.rules.len() as u32;
+                for rule in rules {
+                    let peers = rule.peers.as_ref().map(|list| {
+                        list.iter()
+                            .map(|peer| {
+                                let key = PeerKey::of(peer);
+                                *peer_ids.entry(key.clone()).or_insert_with(|| {
+                                    out.peers.push((key, peer));
+                                    (out.peers.len() - 1) as PeerId
+                                })
+                            })
+                            .collect()
+                    });
+                    if direction == Direction::Egress {
+                        out.intern_named(rule);
+                    }
+                    out.rules.push(FlatRule {
+                        policy: p as u32,
+                        direction,
+                        rule,
+                        peers,
+                    });
+                }
+                ranges[direction_slot(direction)] = Some(start..out.rules.len() as u32);
+            }
+            out.ranges.push(ranges);
+            let named = policy.ingress.iter().flatten().any(|r| {
+                r.ports
+                    .iter()
+                    .flatten()
+                    .any(|s| matches!(s.port, PortMatch::Named(_)))
+            });
+            out.named_ingress.push(named);
+        }
+        out.policies = policies;
+        out
+    }
+
+    fn intern_named(&mut self, rule: &'a Rule) {
+        for spec in rule.ports.iter().flatten() {
+            if let PortMatch::Named(name) = &spec.port {
+                let key = (name.as_str(), spec.protocol);
+                if !self.named_ids.contains_key(&key) {
+                    self.named_ids.insert(key, self.named.len() as NamedId);
+                    self.named.push(key);
+                }
+            }
+        }
+    }
+
+    pub fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
+        self.named_ids.get(&(name, protocol)).copied()
+    }
+}
