@@ -1,0 +1,116 @@
+//! Compile time over the synthetic input ([`bulkhead_compile::synthetic::scale`]) at
+//! 10, 1,000 and 10,000 workloads, reported as medians and as ratios to the smallest,
+//! so growth (which should stay near-linear in the program's size) is visible apart
+//! from the machine's speed.
+//!
+//! `cargo bench -p bulkhead-compile --bench compile` prints the report and writes it to
+//! `<target>/bench-reports/compile.md`. `BULKHEAD_BENCH_SIZES=10,100` picks other sizes.
+//! Nothing is asserted: the budget (well under 100 ms at 10,000 workloads, so that
+//! compile + apply fit in 300 ms) is read from the report, not enforced by a flaky test.
+
+use bulkhead_compile::synthetic::{self, Synthetic};
+use bulkhead_compile::{Input, compile};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const PEERS: usize = 10;
+
+struct Row {
+    workloads: usize,
+    median: Duration,
+    min: Duration,
+    runs: usize,
+    entries: usize,
+    identities: usize,
+    ipcache: usize,
+}
+
+fn measure(workloads: usize) -> Result<Row, String> {
+    let Synthetic {
+        policies,
+        inventory,
+    } = synthetic::scale(workloads, PEERS);
+    let (modes, interfaces) = (BTreeMap::new(), BTreeMap::new());
+    let input = Input {
+        policies: &policies,
+        inventory: &inventory,
+        node: None,
+        modes: &modes,
+        interfaces: &interfaces,
+    };
+    // One warm-up run, then enough runs for a stable median (at least 5, about 2 s).
+    let program = compile(&input).map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while times.len() < 5 || (started.elapsed() < Duration::from_secs(2) && times.len() < 500) {
+        let t = Instant::now();
+        let p = compile(&input).map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+        std::hint::black_box(p);
+    }
+    times.sort();
+    Ok(Row {
+        workloads,
+        median: times[times.len() / 2],
+        min: times[0],
+        runs: times.len(),
+        entries: program.entry_count(),
+        identities: program.identities.len() - 1,
+        ipcache: program.ipcache.len(),
+    })
+}
+
+fn report(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let base = rows.first().map_or(1.0, |r| r.median.as_secs_f64());
+    let _ = writeln!(out, "# Compile benchmark\n");
+    let _ = writeln!(
+        out,
+        "Input: `synthetic::scale(workloads, {PEERS})`; release build; median of repeated runs.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workloads | entries | identities | ipcache | median ms | min ms | runs | × smallest |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {:.1} |",
+            r.workloads,
+            r.entries,
+            r.identities,
+            r.ipcache,
+            r.median.as_secs_f64() * 1e3,
+            r.min.as_secs_f64() * 1e3,
+            r.runs,
+            r.median.as_secs_f64() / base,
+        );
+    }
+    out
+}
+
+fn main() -> Result<(), String> {
+    let sizes: Vec<usize> = std::env::var("BULKHEAD_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 1_000, 10_000]);
+    let rows = sizes
+        .into_iter()
+        .map(measure)
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = report(&rows);
+    print!("{text}");
+    // CARGO_TARGET_TMPDIR is `<target>/tmp`; reports go beside it.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|p| p.join("bench-reports"))
+        .ok_or("no target directory")?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("compile.md");
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    println!("\nwritten to {}", path.display());
+    Ok(())
+}
