@@ -149,3 +149,6 @@ impl PolicySet {
         self.policies.iter().find(|p| p.name.to_string() == name)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,9 +22,16 @@ pub struct Table {
     pub targets: Vec<(u16, Protocol)>,
     /// Destinations, in column order.
     pub columns: Vec<WorkloadId>,
-    /// Sources, each with one verdict per column (`true`: allowed) and its line.
-    pub rows: Vec<(WorkloadId, Vec<bool>, Location)>,
+    pub rows: Vec<Row>,
     pub loc: Location,
+}
+
+/// One source's verdicts, one per column (`true`: allowed), each with its place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub from: WorkloadId,
+    pub cells: Vec<bool>,
+    pub locs: Vec<Location>,
 }
 
 impl Table {
@@ -76,9 +83,9 @@ impl Table {
         let columns = ids(header.split_whitespace().skip(1), &at(0), diags)?;
         let mut rows = Vec::new();
         for (n, line) in lines {
-            let mut tokens = line.split_whitespace();
-            let row = ids(tokens.next(), &at(n), diags)?.remove(0);
-            let cells: Vec<&str> = tokens.collect();
+            let mut tokens = tokens(line);
+            let row = ids(tokens.next().map(|t| t.1), &at(n), diags)?.remove(0);
+            let (cols, cells): (Vec<usize>, Vec<&str>) = tokens.unzip();
             let verdicts: Option<Vec<bool>> = cells
                 .iter()
                 .map(|c| match *c {
@@ -88,7 +95,21 @@ impl Table {
                 })
                 .collect();
             match verdicts {
-                Some(v) if v.len() == columns.len() => rows.push((row, v, at(n))),
+                Some(v) if v.len() == columns.len() => {
+                    let line = at(n);
+                    let locs = cols
+                        .iter()
+                        .map(|c| Location {
+                            col: line.col + c,
+                            ..line.clone()
+                        })
+                        .collect();
+                    rows.push(Row {
+                        from: row,
+                        cells: v,
+                        locs,
+                    });
+                }
                 _ => {
                     let msg = format!(
                         "table row `{row}`: expected {} cells, each `.` (allowed) or `X` (denied)",
@@ -109,7 +130,7 @@ impl Table {
 
     /// Rows and columns are each exactly `ids`, without repeats; the diagonal is `.`.
     pub(super) fn check(&self, ids: &BTreeSet<&WorkloadId>, diags: &mut Diagnostics) {
-        let rows: Vec<&WorkloadId> = self.rows.iter().map(|r| &r.0).collect();
+        let rows: Vec<&WorkloadId> = self.rows.iter().map(|r| &r.from).collect();
         for (what, list) in [
             ("columns", self.columns.iter().collect::<Vec<_>>()),
             ("rows", rows),
@@ -121,11 +142,14 @@ impl Table {
                 diags.push(Diagnostic::new(self.loc.clone(), msg));
             }
         }
-        for (row, cells, loc) in &self.rows {
-            let diag = self.columns.iter().position(|c| c == row);
-            if diag.is_some_and(|i| !cells[i]) {
-                let msg = format!("table row `{row}`: a workload always reaches itself; write `.`");
-                diags.push(Diagnostic::new(loc.clone(), msg));
+        for row in &self.rows {
+            let diag = self.columns.iter().position(|c| c == &row.from);
+            if let Some(i) = diag.filter(|i| !row.cells[*i]) {
+                let msg = format!(
+                    "table row `{}`: a workload always reaches itself; write `.`",
+                    row.from
+                );
+                diags.push(Diagnostic::new(row.locs[i].clone(), msg));
             }
         }
     }
@@ -133,21 +157,32 @@ impl Table {
     /// Every cell, once per target.
     pub fn cells(&self) -> impl Iterator<Item = Expected> + '_ {
         self.targets.iter().flat_map(move |&(port, protocol)| {
-            self.rows.iter().flat_map(move |(from, cells, loc)| {
-                self.columns
-                    .iter()
-                    .zip(cells)
-                    .map(move |(to, allowed)| Expected {
-                        from: Endpoint::Workload(from.clone()),
-                        to: Endpoint::Workload(to.clone()),
-                        port,
-                        protocol,
-                        allowed: *allowed,
-                        loc: loc.clone(),
-                    })
+            self.rows.iter().flat_map(move |row| {
+                let cells = self.columns.iter().zip(&row.cells).zip(&row.locs);
+                cells.map(move |((to, allowed), loc)| Expected {
+                    from: Endpoint::Workload(row.from.clone()),
+                    to: Endpoint::Workload(to.clone()),
+                    port,
+                    protocol,
+                    allowed: *allowed,
+                    loc: loc.clone(),
+                })
             })
         })
     }
+}
+
+/// Whitespace-separated tokens, each with its 0-based column (tables are ASCII).
+fn tokens(line: &str) -> impl Iterator<Item = (usize, &str)> {
+    let starts = line.char_indices().filter(|&(i, c)| {
+        !c.is_whitespace() && (i == 0 || line[..i].ends_with(char::is_whitespace))
+    });
+    starts.map(move |(i, _)| {
+        let len = line[i..]
+            .find(char::is_whitespace)
+            .unwrap_or(line.len() - i);
+        (i, &line[i..i + len])
+    })
 }
 
 fn target(text: &str) -> Option<(u16, Protocol)> {
