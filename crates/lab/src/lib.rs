@@ -1,1 +1,35 @@
-//! Network labs: namespaces, veths, bridges, listeners and probes.
+//! Network labs: workloads in their own network namespaces, attached by veth to a bridge
+//! in a node namespace, with echo listeners on their ports and a prober that makes real
+//! connections between them. This is how users try policies before production and how
+//! the tests prove enforcement with real packets.
+//!
+//! - [`up`] / [`down`]: create (reconcile) and remove a lab; see [`topology`] for the
+//!   shape and the names other crates rely on, and [`state`] for what is recorded under
+//!   `/run/bulkhead/labs/{lab}/`.
+//! - [`probe`]: connection attempts; [`plan`] is the pair/port enumeration that
+//!   `policy eval` shares, [`to_json`] / [`to_table`] the shared output.
+//! - [`serve`]: the listener daemon behind `bulkhead lab serve`.
+//!
+//! Kernel work goes through netlink (`rtnetlink`) from threads that entered the right
+//! namespace ([`netns`]); nothing here shells out.
+
+mod down;
+mod error;
+pub mod netns;
+mod nodes;
+mod parallel;
+mod probe;
+mod rtnl;
+pub mod serve;
+pub mod state;
+pub mod topology;
+mod up;
+mod workloads;
+
+pub use down::{BPF_PIN_ROOT, DownReport, down, pin_dir};
+pub use error::LabError;
+pub use probe::{
+    Attempt, DEFAULT_TIMEOUT, ProbeOptions, ProbeResult, plan, probe, to_json, to_table,
+};
+pub use state::{STATE_ROOT, state_dir};
+pub use up::{UpOptions, UpReport, up};
