@@ -1,29 +1,65 @@
 //! [`Program`] → [`Ruleset`]: the translation the module docs describe.
 
-use super::intervals::{self, Flat, Range};
+use super::intervals::{self, Decide, Flat, Range, Table};
 use super::{
     AddrField, BASE_PRIORITY, Chain, EGRESS_DISPATCH, Element, ElementKey, Hook, INGRESS_DISPATCH,
     LOG_GROUP, LogPrefix, Map, MapKey, Rule, Ruleset, Verdict,
 };
 use crate::program::{ANY_IDENTITY, DirectionProgram, PortEntry, Program, RuleId};
+use bulkhead_policy::ir::Reason;
 use bulkhead_policy::{Action, Mode};
 use std::collections::{BTreeSet, HashMap};
+
 use std::net::Ipv4Addr;
 
 const _: () = assert!(BASE_PRIORITY < 0);
 
-/// What one map element decides, before chain names are spelled out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Decide {
-    Return,
-    Deny(RuleId),
+/// Which generation each rule's log prefix names.
+///
+/// A prefix names the generation whose program numbered its rule. A rule that means the
+/// same in the next program (same id, same [`Reason`]) keeps its stamp, so an
+/// incremental update rewrites only the log chains of rules that changed; a flow reader
+/// holding the current `Stamps` knows a prefix is current when its generation equals
+/// `rules[rule]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stamps {
+    /// The generation of the program these stamps go with.
+    pub generation: u32,
+    /// `rules[id]`: the generation stamped into rule `id`'s prefixes.
+    pub rules: Vec<u32>,
 }
 
-/// One resolved, disjoint port table: (protocol, first port, last port, decision).
-type Table = Vec<(u8, u16, u16, Decide)>;
+impl Stamps {
+    /// Stamps for `program` as generation `generation`, keeping the stamps of `prev`
+    /// (the rules of the program in force, and its stamps) for every rule whose meaning
+    /// is unchanged.
+    pub fn next(
+        prev: Option<(&[Reason], &Stamps)>,
+        program: &Program,
+        generation: u32,
+    ) -> Stamps {
+        let rules = (0..program.rules.len())
+            .map(|r| match prev {
+                Some((p, s)) if p.get(r) == program.rules.get(r) => {
+                    s.rules.get(r).copied().unwrap_or(generation)
+                }
+                _ => generation,
+            })
+            .collect();
+        Stamps { generation, rules }
+    }
 
-/// Builds the ruleset that enforces `program`, stamping `generation` into log prefixes.
-pub fn build(program: &Program, generation: u32) -> Ruleset {
+    fn of(&self, rule: RuleId) -> u32 {
+        self.rules
+            .get(rule as usize)
+            .copied()
+            .unwrap_or(self.generation)
+    }
+}
+
+/// Builds the ruleset that enforces `program`, with log prefixes stamped by `stamps`.
+pub fn build(program: &Program, stamps: &Stamps) -> Ruleset {
+    let generation = stamps.generation;
     let flat = intervals::flatten(&program.ipcache, ANY_IDENTITY);
     let mut rs = Ruleset {
         generation,
@@ -59,59 +95,66 @@ pub fn build(program: &Program, generation: u32) -> Ruleset {
         for (prefix, dir, field, dispatch) in sides {
             let chain = format!("{prefix}_{}", ep.index);
             let out = direction(dir, ep.mode, &flat);
-            let busy = !out.ports.is_empty() || !out.other.is_empty() || out.default.is_some();
             let would_deny = ep.mode == Mode::Monitor;
+            used.extend(out.denials().map(|rule| (rule, would_deny)));
             let verdict = |d: Decide| match d {
                 Decide::Return => Verdict::Return,
                 Decide::Deny(rule) => Verdict::Goto(rule_chain(rule, would_deny)),
             };
-            for d in out.decisions() {
-                if let Decide::Deny(rule) = d {
-                    used.insert((rule, would_deny));
-                }
-            }
-            let ports = out.ports.iter().map(|(key, d)| Element {
-                key: *key,
-                verdict: verdict(*d),
-            });
-            let other = out.other.iter().map(|(key, d)| Element {
-                key: *key,
-                verdict: verdict(*d),
-            });
-            let ports_map = format!("{chain}_ports");
-            let other_map = format!("{chain}_other");
-            rs.maps.insert(ports_map.clone(), map(MapKey::AddrProtoPort, ports.collect()));
-            rs.maps.insert(other_map.clone(), map(MapKey::AddrInterval, other.collect()));
-            let mut rules = vec![
-                Rule::PortVmap {
-                    field,
-                    map: ports_map,
-                },
-                Rule::OtherVmap {
-                    field,
-                    map: other_map,
-                },
+            let elements = |v: &[(ElementKey, Decide)]| -> Vec<Element> {
+                let e = |(key, d): &(ElementKey, Decide)| Element {
+                    key: *key,
+                    verdict: verdict(*d),
+                };
+                v.iter().map(e).collect()
+            };
+            let mut rules = Vec::new();
+            let maps = [
+                ("peers", MapKey::AddrProtoPort, &out.peers),
+                ("other", MapKey::AddrInterval, &out.other),
+                ("any", MapKey::ProtoPort, &out.any),
             ];
-            rules.extend(out.default.map(|d| Rule::Verdict(verdict(d))));
-            if busy {
-                // Nothing to check (not isolated, nothing denied): no jump at all.
-                for ip in &ep.ips {
-                    dispatch.push(Element {
-                        key: ElementKey::Addr(*ip),
-                        verdict: Verdict::Jump(chain.clone()),
-                    });
+            for (suffix, key, list) in maps {
+                if list.is_empty() {
+                    continue;
                 }
+                let map = format!("{chain}_{suffix}");
+                rs.maps.insert(
+                    map.clone(),
+                    Map {
+                        key,
+                        elements: elements(list),
+                    },
+                );
+                rules.push(match key {
+                    MapKey::AddrProtoPort => Rule::PortVmap { field, map },
+                    MapKey::AddrInterval => Rule::OtherVmap { field, map },
+                    _ => Rule::AnyPortVmap { map },
+                });
+            }
+            rules.extend(out.any_other.map(|d| Rule::OtherVerdict(verdict(d))));
+            rules.extend(out.default.map(|d| Rule::Verdict(verdict(d))));
+            if rules.is_empty() {
+                continue; // nothing to check: no chain and no jump at all
+            }
+            for ip in &ep.ips {
+                dispatch.push(Element {
+                    key: ElementKey::Addr(*ip),
+                    verdict: Verdict::Jump(chain.clone()),
+                });
             }
             rs.chains.insert(chain, Chain { hook: None, rules });
         }
     }
     dispatch_eg.sort_by_key(|e| e.key);
     dispatch_in.sort_by_key(|e| e.key);
-    rs.maps.insert(EGRESS_DISPATCH.into(), map(MapKey::Addr, dispatch_eg));
-    rs.maps.insert(INGRESS_DISPATCH.into(), map(MapKey::Addr, dispatch_in));
+    for (name, elements) in [(EGRESS_DISPATCH, dispatch_eg), (INGRESS_DISPATCH, dispatch_in)] {
+        let key = MapKey::Addr;
+        rs.maps.insert(name.into(), Map { key, elements });
+    }
     for (rule, would_deny) in used {
         let prefix = LogPrefix {
-            generation,
+            generation: stamps.of(rule),
             rule,
             would_deny,
         };
@@ -140,113 +183,110 @@ pub fn rule_chain(rule: RuleId, would_deny: bool) -> String {
     }
 }
 
-fn map(key: MapKey, elements: Vec<Element>) -> Map {
-    Map { key, elements }
-}
-
+/// One endpoint direction, as the steps of its chain.
 struct DirectionOut {
-    ports: Vec<(ElementKey, Decide)>,
+    /// `peers` entries that differ from what `any` (then the default) says.
+    peers: Vec<(ElementKey, Decide)>,
+    /// The protocol-0 part of `peers`, by address range.
     other: Vec<(ElementKey, Decide)>,
+    /// `any` entries that differ from the default.
+    any: Vec<(ElementKey, Decide)>,
+    /// `any`'s protocol-0 entry, if it differs from the default.
+    any_other: Option<Decide>,
+    /// The verdict of a miss, unless it is `return`.
     default: Option<Decide>,
 }
 
 impl DirectionOut {
-    fn decisions(&self) -> impl Iterator<Item = Decide> + '_ {
-        let p = self.ports.iter().map(|e| e.1);
-        p.chain(self.other.iter().map(|e| e.1)).chain(self.default)
+    fn denials(&self) -> impl Iterator<Item = RuleId> + '_ {
+        let lists = [&self.peers, &self.other, &self.any];
+        let listed = lists.into_iter().flatten().map(|e| e.1);
+        let singles = self.any_other.into_iter().chain(self.default);
+        listed.chain(singles).filter_map(|d| match d {
+            Decide::Deny(rule) => Some(rule),
+            Decide::Return => None,
+        })
     }
 }
 
-/// One endpoint direction's elements: each peer identity's resolved table on its
-/// address ranges, the `any` table on every other address, adjacent ranges with equal
-/// tables merged.
+/// Translates one endpoint direction. Each peer identity's table goes on that
+/// identity's address ranges; adjacent ranges whose tables are equal merge.
 fn direction(d: &DirectionProgram, mode: Mode, flat: &Flat) -> DirectionOut {
     // Learning never denies; a direction that does not isolate allows on a miss.
-    let default_allows = !d.isolated || mode == Mode::Learn;
-    let resolve = |entries: &[PortEntry]| -> Table {
-        let mut t: Table = Vec::new();
+    let default = if d.isolated && mode != Mode::Learn {
+        Decide::Deny(d.default_rule)
+    } else {
+        Decide::Return
+    };
+    let decide = |entries: &[PortEntry]| -> Table {
+        let mut t = Table::new();
         for e in entries {
-            let decide = match (e.action, mode) {
+            let d = match (e.action, mode) {
                 (Action::Deny, Mode::Enforce | Mode::Monitor) => Decide::Deny(e.rule),
-                _ if default_allows => continue, // same as a miss: leave it out
                 _ => Decide::Return,
             };
-            match t.last_mut() {
-                Some(l) if l.0 == e.protocol && l.3 == decide && u32::from(l.2) + 1 == u32::from(e.first) => {
-                    l.2 = e.last;
-                }
-                _ => t.push((e.protocol, e.first, e.last, decide)),
-            }
+            intervals::push(&mut t, (e.protocol, e.first, e.last, d));
         }
         t
     };
-    // Table 0 is `any`; equal tables share an index, so their ranges merge.
-    let mut tables: Vec<Table> = vec![resolve(&d.any.entries)];
+    let any_full = decide(&d.any.entries);
+    let any = intervals::minus(&any_full, &[], default);
+    // Equal tables share an index, so their adjacent ranges merge.
+    let mut tables: Vec<Table> = Vec::new();
     let mut index: HashMap<Table, usize> = HashMap::new();
-    index.insert(tables[0].clone(), 0);
     let mut ranges: Vec<(Range, usize)> = Vec::new();
     for (id, table) in &d.peers {
         let Some(own) = flat.by_identity.get(id) else {
             continue; // an identity without addresses: nothing can match it
         };
-        let t = resolve(&intervals::overlay(&table.entries, &d.any.entries));
-        let next = tables.len();
-        let i = *index.entry(t.clone()).or_insert(next);
-        if i == next {
-            tables.push(t);
+        let t = intervals::minus(&decide(&table.entries), &any_full, default);
+        if t.is_empty() {
+            continue;
         }
-        if i != 0 {
-            ranges.extend(own.iter().map(|r| (*r, i)));
-        }
+        let i = *index.entry(t).or_insert_with_key(|t| {
+            tables.push(t.clone());
+            tables.len() - 1
+        });
+        ranges.extend(own.iter().map(|r| (*r, i)));
     }
     ranges.sort_unstable();
+    let mut merged: Vec<(Range, usize)> = Vec::with_capacity(ranges.len());
+    for (r, t) in ranges {
+        match merged.last_mut() {
+            Some((p, pt)) if *pt == t && u64::from(p.1) + 1 == u64::from(r.0) => p.1 = r.1,
+            _ => merged.push((r, t)),
+        }
+    }
     let mut out = DirectionOut {
-        ports: Vec::new(),
+        peers: Vec::new(),
         other: Vec::new(),
-        default: (!default_allows).then_some(Decide::Deny(d.default_rule)),
+        any: Vec::new(),
+        any_other: None,
+        default: (default != Decide::Return).then_some(default),
     };
-    let mut emit = |lo: u32, hi: u32, t: usize| {
+    for ((lo, hi), t) in merged {
+        let addrs = (Ipv4Addr::from(lo), Ipv4Addr::from(hi));
         for &(protocol, first, last, decide) in &tables[t] {
-            let (a, b) = (Ipv4Addr::from(lo), Ipv4Addr::from(hi));
             if protocol == 0 {
-                push_other(&mut out.other, a, b, decide);
+                push_other(&mut out.other, addrs.0, addrs.1, decide);
             } else {
+                let ports = (first, last);
                 let key = ElementKey::Concat {
-                    addrs: (a, b),
+                    addrs,
                     protocol,
-                    ports: (first, last),
+                    ports,
                 };
-                out.ports.push((key, decide));
-            }
-        }
-    };
-    // The peers' ranges with the gaps between them filled by `any` (table 0).
-    let mut all: Vec<(Range, usize)> = Vec::with_capacity(ranges.len() * 2 + 1);
-    let mut cursor: u64 = 0;
-    for ((lo, hi), t) in ranges {
-        if u64::from(lo) > cursor {
-            all.push(((cursor as u32, lo - 1), 0));
-        }
-        all.push(((lo, hi), t));
-        cursor = u64::from(hi) + 1;
-    }
-    if cursor <= u64::from(u32::MAX) {
-        all.push(((cursor as u32, u32::MAX), 0));
-    }
-    let mut pending: Option<(u32, u32, usize)> = None;
-    for ((lo, hi), t) in all {
-        match &mut pending {
-            Some(p) if p.2 == t && u64::from(p.1) + 1 == u64::from(lo) => p.1 = hi,
-            _ => {
-                if let Some((a, b, pt)) = pending.take() {
-                    emit(a, b, pt);
-                }
-                pending = Some((lo, hi, t));
+                out.peers.push((key, decide));
             }
         }
     }
-    if let Some((a, b, pt)) = pending {
-        emit(a, b, pt);
+    for (protocol, first, last, decide) in any {
+        if protocol == 0 {
+            out.any_other = Some(decide);
+        } else {
+            let ports = (first, last);
+            out.any.push((ElementKey::ProtoPort { protocol, ports }, decide));
+        }
     }
     out
 }

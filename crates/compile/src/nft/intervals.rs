@@ -2,7 +2,7 @@
 //! disjoint elements: flattening the longest-prefix-match ipcache into disjoint address
 //! ranges, and laying one port table over another.
 
-use crate::program::{IdentityId, PortEntry};
+use crate::program::{IdentityId, RuleId};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 
@@ -77,37 +77,62 @@ pub fn flatten(ipcache: &[(Ipv4Net, IdentityId)], fallback: IdentityId) -> Flat 
     Flat { by_identity }
 }
 
-/// `top` laid over `base`: every entry of `top`, plus the parts of `base` entries whose
-/// ports `top` does not cover (for the same protocol). This is
-/// [`DirectionProgram::lookup`](crate::program::DirectionProgram::lookup)'s "peers, else
-/// any" as one disjoint table. Both inputs must be sorted and disjoint; so is the result.
-pub fn overlay(top: &[PortEntry], base: &[PortEntry]) -> Vec<PortEntry> {
-    let mut out: Vec<PortEntry> = top.to_vec();
-    for b in base {
-        let mut from = u32::from(b.first);
-        let last = u32::from(b.last);
-        for t in top.iter().filter(|t| t.protocol == b.protocol) {
-            let (tf, tl) = (u32::from(t.first), u32::from(t.last));
-            if tl < from || tf > last {
-                continue;
-            }
-            if tf > from {
-                out.push(PortEntry {
-                    first: from as u16,
-                    last: (tf - 1) as u16,
-                    ..*b
-                });
-            }
-            from = tl + 1;
-        }
-        if from <= last {
-            out.push(PortEntry {
-                first: from as u16,
-                ..*b
-            });
+/// What one map element decides, before chain names are spelled out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Decide {
+    Return,
+    Deny(RuleId),
+}
+
+/// A sorted, disjoint port table: (protocol, first port, last port, decision).
+pub type Table = Vec<(u8, u16, u16, Decide)>;
+
+/// Appends a segment, merging it into the previous one when adjacent and alike.
+pub fn push(t: &mut Table, seg: (u8, u16, u16, Decide)) {
+    if let Some(l) = t.last_mut() {
+        if l.0 == seg.0 && l.3 == seg.3 && u32::from(l.2) + 1 == u32::from(seg.1) {
+            l.2 = seg.2;
+            return;
         }
     }
-    out.sort();
+    t.push(seg);
+}
+
+/// The parts of `top` that decide differently from its fallback: `base` where `base`
+/// has an entry, else `default`. A lookup that misses `top` and falls back therefore
+/// gives the same answer as one that hits it, so only these parts need elements.
+/// Both tables must be sorted and disjoint; so is the result.
+pub fn minus(
+    top: &[(u8, u16, u16, Decide)],
+    base: &[(u8, u16, u16, Decide)],
+    default: Decide,
+) -> Table {
+    let mut out = Table::new();
+    // Keeps [a, b] of a segment deciding `d` if its fallback there decides otherwise.
+    let keep = |out: &mut Table, p: u8, a: u32, b: u32, d: Decide, fallback: Decide| {
+        if a <= b && d != fallback {
+            // Both bounds lie within a u16 segment, so they fit.
+            push(out, (p, a as u16, b as u16, d));
+        }
+    };
+    for &(p, first, last, d) in top {
+        let mut from = u32::from(first);
+        let last = u32::from(last);
+        // The first base entry of this protocol that ends at or after `first`.
+        let start = base.partition_point(|b| (b.0, b.2) < (p, first));
+        for &(bp, bf, bl, bd) in &base[start..] {
+            let (bf, bl) = (u32::from(bf), u32::from(bl));
+            if bp != p || bf > last {
+                break;
+            }
+            if bf > from {
+                keep(&mut out, p, from, bf - 1, d, default);
+            }
+            keep(&mut out, p, from.max(bf), bl.min(last), d, bd);
+            from = bl + 1;
+        }
+        keep(&mut out, p, from, last, d, default);
+    }
     out
 }
 
@@ -164,31 +189,17 @@ mod tests {
         assert_eq!(flat.by_identity[&2], vec![(ip("10.0.0.0"), ip("10.127.255.255"))]);
     }
 
-    fn e(protocol: u8, first: u16, last: u16, rule: u32) -> PortEntry {
-        PortEntry {
-            protocol,
-            first,
-            last,
-            action: Action::Allow,
-            rule,
-        }
-    }
+    const R: Decide = Decide::Return;
 
     #[test]
-    fn overlay_keeps_top_and_the_uncovered_parts_of_base() {
-        let top = [e(6, 80, 80, 1), e(6, 90, 100, 2)];
-        let base = [e(6, 1, 65535, 5), e(17, 53, 53, 6)];
-        assert_eq!(
-            overlay(&top, &base),
-            vec![
-                e(6, 1, 79, 5),
-                e(6, 80, 80, 1),
-                e(6, 81, 89, 5),
-                e(6, 90, 100, 2),
-                e(6, 101, 65535, 5),
-                e(17, 53, 53, 6)
-            ]
-        );
-        assert_eq!(overlay(&[e(6, 0, 65535, 1)], &base), vec![e(6, 0, 65535, 1), e(17, 53, 53, 6)]);
+    fn minus_keeps_only_what_differs_from_the_fallback() {
+        let d = Decide::Deny(9);
+        let top = [(6, 20, 30, d), (6, 80, 80, R), (17, 53, 53, R)];
+        let base = [(6, 1, 25, d), (6, 28, 28, R), (6, 80, 90, R)];
+        assert_eq!(minus(&top, &base, R), vec![(6, 26, 30, d)]);
+        assert_eq!(minus(&top, &base, d), vec![(6, 28, 28, d), (17, 53, 53, R)]);
+        assert_eq!(minus(&[(6, 0, 65535, d)], &[], d), Table::new());
+        let all = [(6, 0, 65535, d)];
+        assert_eq!(minus(&all, &[(6, 0, 65535, R)], R), all.to_vec());
     }
 }

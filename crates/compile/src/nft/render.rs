@@ -36,6 +36,7 @@ fn map_block(s: &mut String, name: &str, map: &Map) {
         MapKey::Addr => ("ipv4_addr", false),
         MapKey::AddrInterval => ("ipv4_addr", true),
         MapKey::AddrProtoPort => ("ipv4_addr . inet_proto . inet_service", true),
+        MapKey::ProtoPort => ("inet_proto . inet_service", true),
     };
     let _ = writeln!(s, "\t\ttype {key} : verdict");
     if interval {
@@ -66,6 +67,9 @@ fn element(e: &Element) -> String {
             protocol_name(protocol),
             range(ports.0, ports.1)
         ),
+        ElementKey::ProtoPort { protocol, ports } => {
+            format!("{} . {}", protocol_name(protocol), range(ports.0, ports.1))
+        }
     };
     format!("{key} : {}", verdict(&e.verdict))
 }
@@ -111,6 +115,8 @@ fn rule(r: &Rule) -> String {
             "meta l4proto != {{ tcp, udp, sctp }} {} vmap @{map}",
             addr(*field)
         ),
+        Rule::AnyPortVmap { map } => format!("meta l4proto . th dport vmap @{map}"),
+        Rule::OtherVerdict(v) => format!("meta l4proto != {{ tcp, udp, sctp }} {}", verdict(v)),
         Rule::Log {
             prefix,
             group,

@@ -1,0 +1,164 @@
+//! [`NftBackend`]: the [`Dataplane`] of one node, over nftables.
+
+use crate::socket::Socket;
+use crate::{Error, encode};
+use bulkhead_compile::Program;
+use bulkhead_compile::nft::{self, Ruleset, Stamps};
+use bulkhead_dataplane::{ApplyReport, Dataplane, netns};
+use bulkhead_policy::ir::Reason;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Sysctls of the node's namespace the ruleset relies on: bridged IPv4 traffic must
+/// traverse the inet hooks (the lab's workloads share a bridge), and conntrack must
+/// count packets and bytes for flow records.
+const SYSCTLS: [(&str, &str); 2] = [
+    ("/proc/sys/net/bridge/bridge-nf-call-iptables", "1"),
+    ("/proc/sys/net/netfilter/nf_conntrack_acct", "1"),
+];
+
+/// What this backend last put in force.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub ruleset: Ruleset,
+    pub stamps: Stamps,
+    /// The rules of the program `ruleset` enforces (what `stamps` refer to).
+    pub rules: Vec<Reason>,
+}
+
+pub struct NftBackend {
+    netns: Option<PathBuf>,
+    socket: Socket,
+    generation: u32,
+    applied: Option<Applied>,
+}
+
+impl NftBackend {
+    /// A backend for the node whose network namespace is at `netns` (for example
+    /// `/run/netns/np-node`). The socket is opened inside it, so every later apply
+    /// programs that namespace whatever thread calls it.
+    pub fn new(netns: impl AsRef<Path>) -> Result<NftBackend, Error> {
+        let path = netns.as_ref().to_path_buf();
+        let enter = |source| Error::Netns {
+            path: path.display().to_string(),
+            source,
+        };
+        let socket = netns::run_in(&path, || {
+            set_sysctls();
+            Socket::open()
+        })
+        .map_err(enter)??;
+        Ok(NftBackend {
+            netns: Some(path),
+            socket,
+            generation: 0,
+            applied: None,
+        })
+    }
+
+    /// A backend for the calling thread's own network namespace.
+    pub fn here() -> Result<NftBackend, Error> {
+        set_sysctls();
+        Ok(NftBackend {
+            netns: None,
+            socket: Socket::open()?,
+            generation: 0,
+            applied: None,
+        })
+    }
+
+    pub fn netns(&self) -> Option<&Path> {
+        self.netns.as_deref()
+    }
+
+    /// What is in force, as far as this backend knows.
+    pub fn applied(&self) -> Option<&Applied> {
+        self.applied.as_ref()
+    }
+
+    /// The ruleset `apply(program)` would put in force next.
+    pub fn plan(&self, program: &Program) -> (Ruleset, Stamps) {
+        let prev = self.applied.as_ref().map(|a| (a.rules.as_slice(), &a.stamps));
+        let stamps = Stamps::next(prev, program, self.generation + 1);
+        (nft::build(program, &stamps), stamps)
+    }
+
+    /// Puts an arbitrary ruleset in force: incrementally if `full` is false and it
+    /// differs from the last applied one only in objects' contents, else by replacing
+    /// the table. On error the kernel state and this backend are unchanged.
+    pub fn apply_ruleset(
+        &mut self,
+        ruleset: Ruleset,
+        stamps: Stamps,
+        rules: Vec<Reason>,
+        full: bool,
+    ) -> Result<ApplyReport, Error> {
+        let start = Instant::now();
+        let seq = self.socket.seq();
+        let prev = self.applied.as_ref().filter(|_| !full);
+        let step = prev.and_then(|p| nft::diff(&p.ruleset, &ruleset));
+        let (batch, written, removed) = match step {
+            Some(d) => (
+                encode::incremental(&d, seq),
+                d.elements_written(),
+                d.elements_removed(),
+            ),
+            None => (encode::full(&ruleset, seq), ruleset.element_count(), 0),
+        };
+        self.socket.commit(&batch)?;
+        self.generation = self.generation.max(stamps.generation);
+        let generation = stamps.generation;
+        tracing::debug!(generation, written, removed, messages = batch.what.len(), "nft apply");
+        self.applied = Some(Applied {
+            ruleset,
+            stamps,
+            rules,
+        });
+        Ok(ApplyReport {
+            generation,
+            elements_written: written,
+            elements_removed: removed,
+            duration: start.elapsed(),
+        })
+    }
+
+    /// Like [`Dataplane::apply`], but always replaces the whole table.
+    pub fn apply_full(&mut self, program: &Program) -> Result<ApplyReport, Error> {
+        let (ruleset, stamps) = self.plan(program);
+        self.apply_ruleset(ruleset, stamps, program.rules.clone(), true)
+    }
+
+    /// Removes the Bulkhead table from the kernel. Idempotent.
+    pub fn remove_table(&mut self) -> Result<(), Error> {
+        let batch = encode::remove(self.socket.seq());
+        self.socket.commit(&batch)?;
+        self.applied = None;
+        Ok(())
+    }
+}
+
+/// Best effort: a namespace without a bridge has no `bridge-nf-call-iptables`, and the
+/// ruleset still works there (routed traffic needs no such switch).
+fn set_sysctls() {
+    for (path, value) in SYSCTLS {
+        if let Err(e) = std::fs::write(path, value) {
+            tracing::warn!("cannot set {path} to {value}: {e}");
+        }
+    }
+}
+
+impl Dataplane for NftBackend {
+    fn name(&self) -> &'static str {
+        "nft"
+    }
+
+    fn apply(&mut self, program: &Program) -> Result<ApplyReport, bulkhead_dataplane::Error> {
+        let (ruleset, stamps) = self.plan(program);
+        let rules = program.rules.clone();
+        Ok(self.apply_ruleset(ruleset, stamps, rules, false)?)
+    }
+
+    fn remove(&mut self) -> Result<(), bulkhead_dataplane::Error> {
+        Ok(self.remove_table()?)
+    }
+}
