@@ -30,13 +30,11 @@ pub struct DownReport {
 /// Takes the lab named `lab` down, from its recorded state and, if given, its file
 /// (which covers a state directory lost or never written).
 pub fn down(lab: &str, file: Option<&LabFile>) -> Result<DownReport> {
-    if let Some(f) = file {
-        if f.name != lab {
-            return Err(LabError::Invalid(format!(
-                "lab file names lab `{}`, not `{lab}`",
-                f.name
-            )));
-        }
+    if let Some(f) = file.filter(|f| f.name != lab) {
+        return Err(LabError::Invalid(format!(
+            "lab file names lab `{}`, not `{lab}`",
+            f.name
+        )));
     }
     let rec = Recorded::load(lab).unwrap_or_else(|e| {
         // A corrupt state file must not stop a down: the file (if any) still helps.

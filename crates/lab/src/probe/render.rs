@@ -18,11 +18,13 @@ pub fn to_json(results: &[ProbeResult]) -> String {
     out
 }
 
+/// The verdicts of one port: (from, to) → allowed.
+type Cells<'a> = BTreeMap<(&'a WorkloadId, &'a WorkloadId), bool>;
+
 /// One matrix per protocol and port: rows are sources, columns destinations; `yes`
 /// allowed, `no` not, `-` not probed (itself, or a port the destination does not list).
 pub fn to_table(results: &[ProbeResult]) -> String {
-    let mut groups: BTreeMap<(Protocol, u16), BTreeMap<(&WorkloadId, &WorkloadId), bool>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(Protocol, u16), Cells> = BTreeMap::new();
     for r in results {
         groups
             .entry((r.protocol, r.port))
