@@ -11,7 +11,9 @@
 //! - [`serve`]: the listener daemon behind `bulkhead lab serve`.
 //!
 //! Kernel work goes through netlink (`rtnetlink`) from threads that entered the right
-//! namespace ([`netns`]); nothing here shells out.
+//! namespace ([`netns`]); nothing here shells out. The crate has its own small
+//! `netns::run_in` rather than the dataplane's: the lab sits below the policy compiler
+//! and the backends in the dependency graph and must not pull them in.
 
 mod down;
 mod error;

@@ -32,6 +32,8 @@ fn privileged_lab_up_probe_down() {
 
         bulkhead(&["lab", "down", lab.path_str()]).success();
         assert_clean(&lab);
+        let gone = bulkhead(&["lab", "probe", lab.path_str()]);
+        assert!(gone.failure(1).stderr.contains("is not up"), "{gone}");
     } // the guard's own `lab down` now finds nothing: idempotent
     assert_clean(&lab);
     let again = bulkhead(&["lab", "down", lab.path_str()]);

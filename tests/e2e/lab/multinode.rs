@@ -57,7 +57,7 @@ fn privileged_lab_two_nodes() {
             (f == "default/a" && t == "default/b") || (f == "default/c" && t == "default/a");
         !dropped
     });
-    assert_verdicts(&up.probe(&["--timeout-ms", "800"]), &want);
+    assert_verdicts(&up.probe(&["--timeout-ms", "1000"]), &want);
 
     // Editing the node layout converges too: c moves to n1. Now all of c's new
     // connections pass n1 (c -> b too, which used to stay inside n2).
@@ -66,5 +66,5 @@ fn privileged_lab_two_nodes() {
     let want = expected(&workloads(), |f, t, _, _| {
         !(f == "default/a" && t == "default/b") && f != "default/c"
     });
-    assert_verdicts(&up.probe(&["--timeout-ms", "800"]), &want);
+    assert_verdicts(&up.probe(&["--timeout-ms", "1000"]), &want);
 }

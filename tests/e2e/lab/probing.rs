@@ -76,7 +76,7 @@ fn privileged_lab_probe_sees_drops() {
         !dropped
     });
     assert_eq!(want.values().filter(|a| !**a).count(), 3);
-    assert_verdicts(&up.probe(&["--timeout-ms", "800"]), &want);
+    assert_verdicts(&up.probe(&["--timeout-ms", "1000"]), &want);
 
     nft(&node, "delete table inet drops");
     assert_verdicts(
