@@ -5,23 +5,29 @@
 //! 2. [`select`]: an index over the inventory answering selectors by posting lists.
 //! 3. [`identity`]: addresses cut into atoms, atoms with equal signatures merged into
 //!    identities, and the ipcache.
-//! 4. [`endpoint`]: per local endpoint and direction, the resolved port tables. Endpoints
+//! 4. [`numbering`]: the rule table, numbered as soon as it is known which policies
+//!    isolate which local endpoints, so tables are written with final ids.
+//! 5. [`endpoint`]: per local endpoint and direction, the resolved port tables. Endpoints
 //!    selected by the same policies (and, for ingress named ports, with the same ports)
 //!    share one computation.
-//! 5. Here: rule numbers compacted into the final rule table.
 //!
 //! Everything is sorted by content, never by hash order, so one input gives one output.
 
+mod csr;
 mod endpoint;
+mod hash;
 mod identity;
+mod intern;
+mod numbering;
 mod ports;
 mod rules;
 mod select;
 
-use crate::program::{DirectionProgram, Endpoint, NO_RULE, Program, RuleId};
-use bulkhead_policy::ir::{PolicySet, Reason};
+use crate::program::{DirectionProgram, Endpoint, Program};
+use bulkhead_policy::ir::PolicySet;
 use bulkhead_policy::{Direction, Inventory, Mode, NamedPort, WorkloadId};
-use std::collections::{BTreeMap, HashMap};
+use hash::FastMap;
+use std::collections::BTreeMap;
 
 /// Everything one node's program is compiled from.
 #[derive(Clone, Copy, Debug)]
@@ -56,9 +62,10 @@ pub enum CompileError {
     TooManyWorkloads { needed: usize, max: usize },
 }
 
-/// The key under which endpoints share a direction's table: the selecting policies and,
-/// when an ingress rule names a port, the endpoint's own ports (which resolve it).
-type ShareKey<'a> = (usize, Vec<u32>, &'a [NamedPort]);
+/// The key under which endpoints share a direction's table: the direction, the
+/// isolating policies and, when an ingress rule names a port, the endpoint's own ports
+/// (which resolve it).
+type ShareKey<'s> = (usize, &'s [u32], &'s [NamedPort]);
 
 pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let rules = rules::Rules::new(input.policies);
@@ -90,39 +97,60 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
         })
         .collect();
     let selecting = subjects(&rules, &mut selector, &local);
+    let book = numbering::Book::new(&rules, &selecting);
 
     // Distinct direction tables, and which one each endpoint direction uses.
-    let ctx = endpoint::Context::new(&rules, &ids);
-    let mut tables: Vec<(usize, Vec<u32>, DirectionProgram)> = Vec::new();
-    let mut shared: HashMap<ShareKey<'_>, usize> = HashMap::new();
+    let ctx = endpoint::Context::new(&rules, &ids, &book.rule_ids);
+    let mut scratch = endpoint::Scratch::default();
+    let mut tables: Vec<DirectionProgram> = Vec::new();
+    let mut shared: FastMap<ShareKey<'_>, usize> = FastMap::default();
     let mut uses: Vec<[Option<usize>; 2]> = Vec::with_capacity(local.len());
     for (l, &pos) in local.iter().enumerate() {
         let w = selector.workloads[pos as usize];
         let mut slots = [None, None];
-        for (slot, direction) in [Direction::Ingress, Direction::Egress].into_iter().enumerate() {
-            let policies = &selecting[slot][l];
+        for (slot, direction) in [Direction::Ingress, Direction::Egress]
+            .into_iter()
+            .enumerate()
+        {
+            let policies = selecting[slot][l].as_slice();
             if policies.is_empty() {
                 continue;
             }
             let named = slot == 0 && policies.iter().any(|&p| rules.named_ingress[p as usize]);
-            let key = (slot, policies.clone(), if named { &w.ports[..] } else { &[] });
+            let key = (slot, policies, if named { &w.ports[..] } else { &[] });
             let t = *shared.entry(key).or_insert_with(|| {
-                tables.push((slot, policies.clone(), ctx.direction(w, direction, policies)));
+                let mut table = ctx.direction(&mut scratch, w, direction, policies);
+                table.default_rule = book.default_id(slot, policies);
+                tables.push(table);
                 tables.len() - 1
             });
             slots[slot] = Some(t);
         }
         uses.push(slots);
     }
-    let rules_table = renumber(&rules, &mut tables);
 
+    // Most tables serve one endpoint: move those instead of copying them.
+    let mut left = vec![0usize; tables.len()];
+    for t in uses.iter().flatten().flatten() {
+        left[*t] += 1;
+    }
     let endpoints = local
         .iter()
         .zip(uses)
         .enumerate()
         .map(|(index, (&pos, slots))| {
             let w = selector.workloads[pos as usize];
-            let table = |s: Option<usize>| s.map_or_else(DirectionProgram::default, |t| tables[t].2.clone());
+            let mut table = |s: Option<usize>| match s {
+                None => DirectionProgram::default(),
+                Some(t) => {
+                    left[t] -= 1;
+                    if left[t] == 0 {
+                        std::mem::take(&mut tables[t])
+                    } else {
+                        tables[t].clone()
+                    }
+                }
+            };
             Endpoint {
                 workload: w.id.clone(),
                 index: index as u32,
@@ -136,7 +164,7 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
         })
         .collect();
     Ok(Program {
-        rules: rules_table,
+        rules: book.reasons,
         identities: ids.identities,
         ipcache: ids.ipcache,
         endpoints,
@@ -174,76 +202,4 @@ fn subjects<'a>(
         }
     }
     out
-}
-
-/// Replaces global rule numbers by ids into the final rule table, which holds only the
-/// reasons some entry or default refers to, in [`Reason`] order: `NotIsolated`, then
-/// rules by (policy, direction, index), then default denies by (direction, policies).
-fn renumber(
-    rules: &rules::Rules<'_>,
-    tables: &mut [(usize, Vec<u32>, DirectionProgram)],
-) -> Vec<Reason> {
-    let all_entries = |t: &DirectionProgram| {
-        t.any
-            .entries
-            .iter()
-            .chain(t.peers.values().flat_map(|p| p.entries.iter()))
-            .map(|e| e.rule as usize)
-            .collect::<Vec<_>>()
-    };
-    let mut used = vec![false; rules.rules.len()];
-    for (_, _, t) in tables.iter() {
-        for g in all_entries(t) {
-            used[g] = true;
-        }
-    }
-    let mut table = vec![Reason::NotIsolated];
-    let mut id_of = vec![NO_RULE; rules.rules.len()];
-    for (g, flat) in rules.rules.iter().enumerate() {
-        if used[g] {
-            id_of[g] = table.len() as RuleId;
-            table.push(Reason::Rule {
-                policy: rules.policies[flat.policy as usize].name.clone(),
-                direction: flat.direction,
-                index: flat.rule.index,
-                action: flat.rule.action,
-            });
-        }
-    }
-    // Default denies come last, in (direction, policies) order.
-    let defaults: Vec<RuleId> = {
-        let mut keys: Vec<(usize, &[u32])> =
-            tables.iter().map(|(s, p, _)| (*s, p.as_slice())).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let base = table.len();
-        for (slot, policies) in &keys {
-            table.push(Reason::DefaultDeny {
-                direction: [Direction::Ingress, Direction::Egress][*slot],
-                policies: policies
-                    .iter()
-                    .map(|&p| rules.policies[p as usize].name.clone())
-                    .collect(),
-            });
-        }
-        tables
-            .iter()
-            .map(|(s, p, _)| {
-                let i = keys.binary_search(&(*s, p.as_slice())).unwrap_or_default();
-                (base + i) as RuleId
-            })
-            .collect()
-    };
-    for ((_, _, t), default) in tables.iter_mut().zip(defaults) {
-        t.default_rule = default;
-        let entries = t
-            .any
-            .entries
-            .iter_mut()
-            .chain(t.peers.values_mut().flat_map(|p| p.entries.iter_mut()));
-        for e in entries {
-            e.rule = id_of[e.rule as usize];
-        }
-    }
-    table
 }

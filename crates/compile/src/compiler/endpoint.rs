@@ -9,7 +9,7 @@
 use super::identity::Identities;
 use super::ports::{self, EVERYTHING, Seg};
 use super::rules::{Rules, direction_slot};
-use crate::program::{DirectionProgram, IdentityId, PortTable};
+use crate::program::{DirectionProgram, IdentityId, PortTable, RuleId};
 use bulkhead_policy::ir::PortMatch;
 use bulkhead_policy::{Direction, Workload};
 use std::collections::BTreeMap;
@@ -23,26 +23,40 @@ enum PeerSet {
     Union(Vec<IdentityId>),
 }
 
+/// Buffers reused from one endpoint to the next: most tables are a few dozen entries,
+/// and allocating them afresh for 10,000 endpoints would dominate the work.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    wildcard: Vec<Seg>,
+    specific: Vec<(IdentityId, Seg)>,
+    fixed: Vec<(u8, u16, u16)>,
+    segs: Vec<Seg>,
+    resolved: Vec<Seg>,
+    diff: Vec<Seg>,
+}
+
 pub(crate) struct Context<'r, 'a> {
     rules: &'r Rules<'a>,
     ids: &'r Identities,
+    /// Final rule id per global rule number.
+    rule_ids: &'r [RuleId],
     peer_sets: Vec<PeerSet>,
 }
 
 impl<'r, 'a> Context<'r, 'a> {
-    pub fn new(rules: &'r Rules<'a>, ids: &'r Identities) -> Self {
+    pub fn new(rules: &'r Rules<'a>, ids: &'r Identities, rule_ids: &'r [RuleId]) -> Self {
         let all = ids.count();
         let peer_sets = rules
             .rules
             .iter()
             .map(|r| match r.peers.as_deref() {
                 None => PeerSet::All,
-                Some([p]) if ids.peer_sets[*p as usize].len() == all => PeerSet::All,
+                Some([p]) if ids.peer_sets.get(*p as usize).len() == all => PeerSet::All,
                 Some([p]) => PeerSet::One(*p as usize),
                 Some(list) => {
                     let mut set: Vec<IdentityId> = list
                         .iter()
-                        .flat_map(|&p| ids.peer_sets[p as usize].iter().copied())
+                        .flat_map(|&p| ids.peer_sets.get(p as usize).iter().copied())
                         .collect();
                     set.sort_unstable();
                     set.dedup();
@@ -57,6 +71,7 @@ impl<'r, 'a> Context<'r, 'a> {
         Self {
             rules,
             ids,
+            rule_ids,
             peer_sets,
         }
     }
@@ -64,22 +79,30 @@ impl<'r, 'a> Context<'r, 'a> {
     fn peers(&self, global: usize) -> Option<&[IdentityId]> {
         match &self.peer_sets[global] {
             PeerSet::All => None,
-            PeerSet::One(p) => Some(&self.ids.peer_sets[*p]),
+            PeerSet::One(p) => Some(self.ids.peer_sets.get(*p)),
             PeerSet::Union(v) => Some(v),
         }
     }
 
-    /// The table of `w` in `direction` under `policies` (non-empty, ascending). Entries
-    /// carry global rule numbers; `default_rule` is left for the caller to fill in.
+    /// The table of `w` in `direction` under `policies` (non-empty, ascending);
+    /// `default_rule` is left for the caller to fill in.
     pub fn direction(
         &self,
+        scratch: &mut Scratch,
         w: &Workload,
         direction: Direction,
         policies: &[u32],
     ) -> DirectionProgram {
-        let mut wildcard: Vec<Seg> = Vec::new();
-        let mut specific: Vec<(IdentityId, Seg)> = Vec::new();
-        let mut fixed: Vec<(u8, u16, u16)> = Vec::new();
+        let Scratch {
+            wildcard,
+            specific,
+            fixed,
+            segs,
+            resolved,
+            diff,
+        } = scratch;
+        wildcard.clear();
+        specific.clear();
         let slot = direction_slot(direction);
         for &p in policies {
             let Some(range) = self.rules.ranges[p as usize][slot].clone() else {
@@ -108,7 +131,7 @@ impl<'r, 'a> Context<'r, 'a> {
                                 }
                                 // Egress: the destination is the peer, so per identity.
                                 PortMatch::Named(name) => {
-                                    self.named(name, spec.protocol, peers, prio, &mut specific)
+                                    self.named(name, spec.protocol, peers, prio, specific)
                                 }
                             }
                         }
@@ -124,16 +147,16 @@ impl<'r, 'a> Context<'r, 'a> {
                 }
             }
         }
-        let any = ports::resolve(&mut wildcard);
+        let any = ports::resolve(wildcard);
         specific.sort_unstable_by_key(|(id, _)| *id);
         let mut peers = BTreeMap::new();
-        let mut segs: Vec<Seg> = Vec::new();
         for group in specific.chunk_by(|a, b| a.0 == b.0) {
             segs.clear();
             segs.extend(group.iter().map(|(_, s)| *s));
-            let diff = ports::overlay_diff(&any, &ports::resolve(&mut segs));
+            ports::resolve_into(segs, resolved);
+            ports::overlay_diff_into(&any, resolved, diff);
             if !diff.is_empty() {
-                let entries = ports::entries(&diff);
+                let entries = ports::entries(diff, self.rule_ids);
                 peers.insert(group[0].0, PortTable { entries });
             }
         }
@@ -142,7 +165,7 @@ impl<'r, 'a> Context<'r, 'a> {
             default_rule: 0,
             peers,
             any: PortTable {
-                entries: ports::entries(&any),
+                entries: ports::entries(&any, self.rule_ids),
             },
         }
     }
@@ -160,20 +183,22 @@ impl<'r, 'a> Context<'r, 'a> {
             return;
         };
         let n = protocol.number();
-        let resolved = &self.ids.named[nid as usize];
+        let resolved = self.ids.named.get(nid as usize);
         let seg = |port: u16| Seg::new((n, port, port), prio);
         match peers {
             None => out.extend(resolved.iter().map(|&(id, port)| (id, seg(port)))),
+            // Both sides ascending by identity. The rule's peers are usually a handful
+            // and the name resolves on thousands: search for each peer rather than walk
+            // everything, or the cost would be endpoints × identities.
             Some(set) => {
-                // Both sides ascending by identity: a merge walk.
-                let mut i = 0;
-                for &(id, port) in resolved {
-                    while i < set.len() && set[i] < id {
-                        i += 1;
-                    }
-                    if set.get(i) == Some(&id) {
-                        out.push((id, seg(port)));
-                    }
+                for &id in set {
+                    let i = resolved.partition_point(|(r, _)| *r < id);
+                    out.extend(
+                        resolved[i..]
+                            .iter()
+                            .take_while(|(r, _)| *r == id)
+                            .map(|&(_, port)| (id, seg(port))),
+                    );
                 }
             }
         }

@@ -18,7 +18,9 @@ use crate::program::{ANY_IDENTITY, Identity, IdentityId};
 use bulkhead_policy::Inventory;
 use bulkhead_policy::ir::{Entity, Peer};
 use ipnet::Ipv4Net;
-use std::collections::{BTreeMap, HashMap};
+use super::csr::Csr;
+use super::hash::FastMap;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Default)]
@@ -36,9 +38,9 @@ pub(crate) struct Identities {
     pub identities: Vec<Identity>,
     pub ipcache: Vec<(Ipv4Net, IdentityId)>,
     /// Per peer: the identities it matches, ascending.
-    pub peer_sets: Vec<Vec<IdentityId>>,
+    pub peer_sets: Csr<IdentityId>,
     /// Per egress named port: (identity, port) where it resolves, ascending.
-    pub named: Vec<Vec<(IdentityId, u16)>>,
+    pub named: Csr<(IdentityId, u16)>,
     /// Per workload position: the identity of its primary address.
     pub workload_identity: Vec<IdentityId>,
 }
@@ -53,28 +55,28 @@ impl Identities {
 /// identity of thousands of pods) readable. `workloads` still lists them all.
 const DESCRIPTION_PARTS: usize = 8;
 
+/// The atom of the /32 prefix of `ip`, if listed.
+fn atom_of(nets: &[Ipv4Net], ip: Ipv4Addr) -> Option<usize> {
+    nets.binary_search(&Ipv4Net::from(ip)).ok()
+}
+
 pub(crate) fn build<'a>(
     inventory: &Inventory,
     selector: &mut Selector<'a>,
     rules: &Rules<'a>,
 ) -> Identities {
     let (nets, atoms) = atoms(inventory, selector, rules);
-    let index: HashMap<Ipv4Addr, usize> = nets
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.prefix_len() == 32)
-        .map(|(i, n)| (n.network(), i))
-        .collect();
-    let mut sigs: Vec<Vec<PeerId>> = vec![Vec::new(); nets.len()];
+    // (atom, peer) for every match; each peer only visits what it matches.
+    let mut pairs: Vec<(u32, PeerId)> = Vec::new();
     for (pid, (key, peer)) in rules.peers.iter().enumerate() {
         let pid = pid as PeerId;
         match (key, peer) {
             (_, Peer::Workloads { namespaces, workloads }) => {
                 for pos in selector.select(namespaces, workloads.as_ref()) {
-                    for ip in &selector.workloads[pos as usize].ips {
-                        let Some(&a) = index.get(ip) else { continue };
-                        if atoms[a].owner == Some(pos) {
-                            sigs[a].push(pid);
+                    for &ip in &selector.workloads[pos as usize].ips {
+                        match atom_of(&nets, ip) {
+                            Some(a) if atoms[a].owner == Some(pos) => pairs.push((a as u32, pid)),
+                            _ => {}
                         }
                     }
                 }
@@ -85,7 +87,7 @@ pub(crate) fn build<'a>(
                 let end = nets.partition_point(|n| n.network() <= net.broadcast());
                 for a in start..end {
                     if !atoms[a].empty && !except.iter().any(|e| e.contains(&nets[a])) {
-                        sigs[a].push(pid);
+                        pairs.push((a as u32, pid));
                     }
                 }
             }
@@ -96,16 +98,17 @@ pub(crate) fn build<'a>(
                         Entity::Host => atom.host,
                     };
                     if hit && !atom.empty {
-                        sigs[a].push(pid);
+                        pairs.push((a as u32, pid));
                     }
                 }
             }
             // Keys are built from their peers, so the kinds always agree.
-            (PeerKey::Workloads { .. }, _) => {}
+            (PeerKey::Workloads, _) => {}
         }
     }
-    let named = named_signatures(&atoms, selector, rules);
-    assign(&nets, &atoms, &sigs, &named, selector, rules, &index)
+    let sigs = Csr::from_pairs(nets.len(), pairs);
+    let named = named_signatures(&nets, &atoms, selector, rules);
+    assign(&nets, &atoms, &sigs, &named, selector, rules)
 }
 
 /// Every listed prefix, sorted by (network, length), with what lies in its region.
@@ -169,43 +172,49 @@ fn mark_empty(nets: &[Ipv4Net], atoms: &mut [Atom]) {
 
 /// Per atom, the egress named ports its owner resolves: (named id, port), ascending.
 fn named_signatures(
+    nets: &[Ipv4Net],
     atoms: &[Atom],
     selector: &Selector<'_>,
     rules: &Rules<'_>,
-) -> Vec<Vec<(NamedId, u16)>> {
-    atoms
-        .iter()
-        .map(|atom| {
-            let mut out: Vec<(NamedId, u16)> = Vec::new();
-            let Some(pos) = atom.owner.filter(|_| !rules.named.is_empty()) else {
-                return out;
-            };
-            for p in &selector.workloads[pos as usize].ports {
+) -> Csr<(NamedId, u16)> {
+    let mut pairs: Vec<(u32, (NamedId, u16))> = Vec::new();
+    if !rules.named.is_empty() {
+        for (pos, w) in selector.workloads.iter().enumerate() {
+            let mut seen: Vec<NamedId> = Vec::new();
+            let mut resolved: Vec<(NamedId, u16)> = Vec::new();
+            for p in &w.ports {
                 let Some(name) = &p.name else { continue };
                 let Some(nid) = rules.named_id(name, p.protocol) else {
                     continue;
                 };
                 // The first port with a name wins, as `Workload::resolve_named_port` says.
-                if !out.iter().any(|(n, _)| *n == nid) {
-                    out.push((nid, p.port));
+                if !seen.contains(&nid) {
+                    seen.push(nid);
+                    resolved.push((nid, p.port));
                 }
             }
-            out.sort_unstable();
-            out
-        })
-        .collect()
+            for &ip in &w.ips {
+                match atom_of(nets, ip) {
+                    Some(a) if atoms[a].owner == Some(pos as u32) => {
+                        pairs.extend(resolved.iter().map(|&r| (a as u32, r)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Csr::from_pairs(nets.len(), pairs)
 }
 
 fn assign(
     nets: &[Ipv4Net],
     atoms: &[Atom],
-    sigs: &[Vec<PeerId>],
-    named: &[Vec<(NamedId, u16)>],
+    sigs: &Csr<PeerId>,
+    named: &Csr<(NamedId, u16)>,
     selector: &Selector<'_>,
     rules: &Rules<'_>,
-    index: &HashMap<Ipv4Addr, usize>,
 ) -> Identities {
-    let mut ids: HashMap<(&[PeerId], &[(NamedId, u16)]), IdentityId> = HashMap::new();
+    let mut ids: FastMap<(&[PeerId], &[(NamedId, u16)]), IdentityId> = FastMap::default();
     let mut of_atom = vec![ANY_IDENTITY; nets.len()];
     let mut parts: Vec<Parts> = vec![Parts::default()];
     for a in 0..nets.len() {
@@ -213,32 +222,18 @@ fn assign(
             continue;
         }
         let next = parts.len() as IdentityId;
-        let id = *ids
-            .entry((sigs[a].as_slice(), named[a].as_slice()))
-            .or_insert(next);
+        let id = *ids.entry((sigs.get(a), named.get(a))).or_insert(next);
         if id == next {
             parts.push(Parts::default());
         }
         of_atom[a] = id;
         parts[id as usize].add(&nets[a], &atoms[a]);
     }
-    let mut peer_sets: Vec<Vec<IdentityId>> = vec![Vec::new(); rules.peers.len()];
-    let mut named_sets: Vec<Vec<(IdentityId, u16)>> = vec![Vec::new(); rules.named.len()];
-    for a in 0..nets.len() {
-        for &pid in &sigs[a] {
-            peer_sets[pid as usize].push(of_atom[a]);
-        }
-        for &(nid, port) in &named[a] {
-            named_sets[nid as usize].push((of_atom[a], port));
-        }
-    }
-    for set in &mut peer_sets {
-        set.sort_unstable();
-        set.dedup();
-    }
-    for set in &mut named_sets {
-        set.sort_unstable();
-        set.dedup();
+    let mut peer_pairs: Vec<(u32, IdentityId)> = Vec::new();
+    let mut named_pairs: Vec<(u32, (IdentityId, u16))> = Vec::new();
+    for (a, &id) in of_atom.iter().enumerate() {
+        peer_pairs.extend(sigs.get(a).iter().map(|&pid| (pid, id)));
+        named_pairs.extend(named.get(a).iter().map(|&(nid, port)| (nid, (id, port))));
     }
     let mut ipcache: Vec<(Ipv4Net, IdentityId)> = (0..nets.len())
         .filter(|&a| !atoms[a].empty)
@@ -251,16 +246,16 @@ fn assign(
         .map(|w| {
             w.ips
                 .first()
-                .and_then(|ip| index.get(ip))
-                .map_or(ANY_IDENTITY, |&a| of_atom[a])
+                .and_then(|&ip| atom_of(nets, ip))
+                .map_or(ANY_IDENTITY, |a| of_atom[a])
         })
         .collect();
     let identities = parts.into_iter().map(|p| p.finish(selector)).collect();
     Identities {
         identities,
         ipcache,
-        peer_sets,
-        named: named_sets,
+        peer_sets: Csr::from_pairs(rules.peers.len(), peer_pairs),
+        named: Csr::from_pairs(rules.named.len(), named_pairs),
         workload_identity,
     }
 }

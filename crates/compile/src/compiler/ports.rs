@@ -63,8 +63,20 @@ fn push(out: &mut Vec<Seg>, s: Seg) {
 /// disjoint, merged table. A sweep over the boundaries with a heap of the open
 /// segments: O(n log n) for n segments.
 pub(crate) fn resolve(items: &mut [Seg]) -> Vec<Seg> {
-    items.sort_unstable_by_key(|s| (s.protocol, s.first));
     let mut out = Vec::new();
+    resolve_into(items, &mut out);
+    out
+}
+
+/// [`resolve`] into a reused buffer (cleared first).
+pub(crate) fn resolve_into(items: &mut [Seg], out: &mut Vec<Seg>) {
+    out.clear();
+    // Most per-peer tables are one rule on one port: nothing to sweep.
+    if let [one] = items {
+        out.push(*one);
+        return;
+    }
+    items.sort_unstable_by_key(|s| (s.protocol, s.first));
     let mut points: Vec<u32> = Vec::new();
     let mut open: BinaryHeap<Reverse<(u32, u32)>> = BinaryHeap::new();
     for group in items.chunk_by(|a, b| a.protocol == b.protocol) {
@@ -97,17 +109,17 @@ pub(crate) fn resolve(items: &mut [Seg]) -> Vec<Seg> {
                     last: (to - 1) as u16,
                     prio: *prio,
                 };
-                push(&mut out, seg);
+                push(out, seg);
             }
         }
     }
-    out
 }
 
 /// The parts of `over` that change what `base` decides: where `base` has nothing or
-/// `over` wins the minimum. Both inputs are sorted and disjoint; so is the output.
-pub(crate) fn overlay_diff(base: &[Seg], over: &[Seg]) -> Vec<Seg> {
-    let mut out = Vec::new();
+/// `over` wins the minimum, written to `out` (cleared first). Both inputs are sorted
+/// and disjoint; so is the output.
+pub(crate) fn overlay_diff_into(base: &[Seg], over: &[Seg], out: &mut Vec<Seg>) {
+    out.clear();
     for s in over {
         let (first, last) = (u32::from(s.first), u32::from(s.last));
         let piece = |from: u32, to: u32| Seg {
@@ -123,22 +135,21 @@ pub(crate) fn overlay_diff(base: &[Seg], over: &[Seg]) -> Vec<Seg> {
             }
             let (bf, bl) = (u32::from(b.first), u32::from(b.last));
             if at < bf {
-                push(&mut out, piece(at, bf - 1));
+                push(out, piece(at, bf - 1));
             }
             if s.prio < b.prio {
-                push(&mut out, piece(at.max(bf), last.min(bl)));
+                push(out, piece(at.max(bf), last.min(bl)));
             }
             at = bl + 1;
         }
         if at <= last {
-            push(&mut out, piece(at, last));
+            push(out, piece(at, last));
         }
     }
-    out
 }
 
-/// Entries carry the rule's global number; the compiler renumbers them afterwards.
-pub(crate) fn entries(segs: &[Seg]) -> Vec<PortEntry> {
+/// The table's entries, with each rule's global number replaced by its id.
+pub(crate) fn entries(segs: &[Seg], rule_ids: &[RuleId]) -> Vec<PortEntry> {
     segs.iter()
         .map(|s| PortEntry {
             protocol: s.protocol,
@@ -149,7 +160,7 @@ pub(crate) fn entries(segs: &[Seg]) -> Vec<PortEntry> {
             } else {
                 Action::Allow
             },
-            rule: (s.prio & !ALLOW_BIT) as RuleId,
+            rule: rule_ids[(s.prio & !ALLOW_BIT) as usize],
         })
         .collect()
 }
@@ -157,6 +168,12 @@ pub(crate) fn entries(segs: &[Seg]) -> Vec<PortEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn overlay_diff_alloc(base: &[Seg], over: &[Seg]) -> Vec<Seg> {
+        let mut out = Vec::new();
+        overlay_diff_into(base, over, &mut out);
+        out
+    }
 
     fn seg(protocol: u8, first: u16, last: u16, prio: u32) -> Seg {
         Seg::new((protocol, first, last), prio)
@@ -194,7 +211,7 @@ mod tests {
         let base = [seg(6, 10, 20, 5), seg(6, 30, 40, 1)];
         let over = [seg(6, 0, 50, 3), seg(17, 7, 7, 8)];
         assert_eq!(
-            overlay_diff(&base, &over),
+            overlay_diff_alloc(&base, &over),
             [
                 seg(6, 0, 20, 3),
                 seg(6, 21, 29, 3),
@@ -207,6 +224,6 @@ mod tests {
                 v
             })
         );
-        assert!(overlay_diff(&base, &[seg(6, 12, 15, 6)]).is_empty());
+        assert!(overlay_diff_alloc(&base, &[seg(6, 12, 15, 6)]).is_empty());
     }
 }

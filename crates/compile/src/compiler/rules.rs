@@ -8,24 +8,21 @@
 //! Peers are interned: the same peer written in many policies (`namespace: prod`) is
 //! resolved to identities once.
 
-use bulkhead_policy::ir::{Entity, NamespaceMatch, Peer, Policy, PolicySet, PortMatch, Rule};
-use bulkhead_policy::selector::LabelSelector;
+use bulkhead_policy::ir::{Entity, Peer, Policy, PolicySet, PortMatch, Rule};
 use bulkhead_policy::{Direction, Protocol};
 use ipnet::Ipv4Net;
-use std::collections::HashMap;
+use super::hash::FastMap;
+use super::intern::Interner;
 
 pub(crate) type PeerId = u32;
 /// Index of an egress named port, interned by (name, protocol).
 pub(crate) type NamedId = u32;
 
-/// A peer in hashable form (the IR types are comparable but not hashable).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum PeerKey<'a> {
-    Workloads {
-        named: Option<&'a str>,
-        selector: Option<&'a LabelSelector>,
-        workloads: Option<&'a LabelSelector>,
-    },
+/// A peer as identity building reads it: CIDRs normalized to their networks.
+#[derive(Clone, Debug)]
+pub(crate) enum PeerKey {
+    /// Read from the [`Peer`] itself, which keeps the selectors.
+    Workloads,
     Cidr {
         net: Ipv4Net,
         except: Vec<Ipv4Net>,
@@ -33,23 +30,10 @@ pub(crate) enum PeerKey<'a> {
     Entity(Entity),
 }
 
-impl<'a> PeerKey<'a> {
-    fn of(peer: &'a Peer) -> Self {
+impl PeerKey {
+    fn of(peer: &Peer) -> Self {
         match peer {
-            Peer::Workloads {
-                namespaces,
-                workloads,
-            } => {
-                let (named, selector) = match namespaces {
-                    NamespaceMatch::Named(n) => (Some(n.as_str()), None),
-                    NamespaceMatch::Selector(s) => (None, Some(s)),
-                };
-                PeerKey::Workloads {
-                    named,
-                    selector,
-                    workloads: workloads.as_ref(),
-                }
-            }
+            Peer::Workloads { .. } => PeerKey::Workloads,
             Peer::Cidr { net, except } => PeerKey::Cidr {
                 net: net.trunc(),
                 except: except.iter().map(Ipv4Net::trunc).collect(),
@@ -75,13 +59,13 @@ pub(crate) struct Rules<'a> {
     /// `ranges[p][d]`: the global numbers of policy `p`'s rules in direction `d`
     /// (0 ingress, 1 egress), `None` if the policy leaves that direction alone.
     pub ranges: Vec<[Option<std::ops::Range<u32>>; 2]>,
-    pub peers: Vec<(PeerKey<'a>, &'a Peer)>,
+    pub peers: Vec<(PeerKey, &'a Peer)>,
     /// Egress named ports (name, protocol), resolved per peer identity.
     pub named: Vec<(&'a str, Protocol)>,
     /// Per policy: whether an ingress rule names a port (then its ingress table depends
     /// on the endpoint's own ports).
     pub named_ingress: Vec<bool>,
-    named_ids: HashMap<(&'a str, Protocol), NamedId>,
+    named_ids: FastMap<(&'a str, Protocol), NamedId>,
 }
 
 pub(crate) fn direction_slot(d: Direction) -> usize {
@@ -102,9 +86,9 @@ impl<'a> Rules<'a> {
             peers: Vec::new(),
             named: Vec::new(),
             named_ingress: Vec::new(),
-            named_ids: HashMap::new(),
+            named_ids: FastMap::default(),
         };
-        let mut peer_ids: HashMap<PeerKey<'a>, PeerId> = HashMap::new();
+        let mut interner = Interner::default();
         for (p, policy) in policies.iter().enumerate() {
             let mut ranges = [None, None];
             for direction in [Direction::Ingress, Direction::Egress] {
@@ -116,11 +100,12 @@ impl<'a> Rules<'a> {
                     let peers = rule.peers.as_ref().map(|list| {
                         list.iter()
                             .map(|peer| {
-                                let key = PeerKey::of(peer);
-                                *peer_ids.entry(key.clone()).or_insert_with(|| {
-                                    out.peers.push((key, peer));
-                                    (out.peers.len() - 1) as PeerId
-                                })
+                                let next = out.peers.len() as PeerId;
+                                let id = interner.intern(peer, next);
+                                if id == next {
+                                    out.peers.push((PeerKey::of(peer), peer));
+                                }
+                                id
                             })
                             .collect()
                     });

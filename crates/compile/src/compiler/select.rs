@@ -11,7 +11,7 @@ use bulkhead_policy::Workload;
 use bulkhead_policy::ir::NamespaceMatch;
 use bulkhead_policy::model::Labels;
 use bulkhead_policy::selector::LabelSelector;
-use std::collections::HashMap;
+use super::hash::FastMap;
 
 /// Workload positions refer to [`Selector::workloads`], which is sorted by workload id.
 pub(crate) struct Selector<'a> {
@@ -21,9 +21,9 @@ pub(crate) struct Selector<'a> {
     group_of: Vec<u32>,
     groups: Vec<Group<'a>>,
     /// (label key, label value) → workloads with that label, ascending.
-    postings: HashMap<(&'a str, &'a str), Vec<u32>>,
+    postings: FastMap<(&'a str, &'a str), Vec<u32>>,
     /// Which groups a namespace match covers, computed once per distinct match.
-    scopes: HashMap<(Option<&'a str>, Option<&'a LabelSelector>), Vec<bool>>,
+    scopes: FastMap<(Option<&'a str>, Option<&'a LabelSelector>), Vec<bool>>,
 }
 
 struct Group<'a> {
@@ -37,10 +37,10 @@ impl<'a> Selector<'a> {
         let mut order: Vec<usize> = (0..inventory.len()).collect();
         order.sort_by(|&a, &b| inventory[a].id.cmp(&inventory[b].id));
         let mut position = vec![0; inventory.len()];
-        let mut group_ids: HashMap<(&str, &Labels), u32> = HashMap::new();
+        let mut group_ids: FastMap<(&str, &Labels), u32> = FastMap::default();
         let mut groups: Vec<Group<'a>> = Vec::new();
         let mut group_of = Vec::with_capacity(order.len());
-        let mut postings: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+        let mut postings: FastMap<(&str, &str), Vec<u32>> = FastMap::default();
         let mut workloads = Vec::with_capacity(order.len());
         for (pos, &i) in order.iter().enumerate() {
             let w = &inventory[i];
@@ -68,7 +68,7 @@ impl<'a> Selector<'a> {
             group_of,
             groups,
             postings,
-            scopes: HashMap::new(),
+            scopes: FastMap::default(),
         }
     }
 

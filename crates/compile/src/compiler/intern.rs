@@ -1,0 +1,150 @@
+//! Peers interned by an exact byte encoding.
+//!
+//! The same peer is written in many policies (`app: api` in every client's egress),
+//! and resolving it once is what keeps identity building proportional to the distinct
+//! peers. Hashing the IR directly walks each selector's `BTreeMap` twice (hash, then
+//! equality against a stored key elsewhere in memory); on 200,000 peers those scattered
+//! reads dominated compile time. Encoding a peer once into a flat, injective byte
+//! string (every string length-prefixed) makes hash and equality one pass over
+//! contiguous bytes, exactly as discriminating as the structure itself.
+
+use super::hash::FastMap;
+use bulkhead_policy::ir::{Entity, NamespaceMatch, Peer};
+use bulkhead_policy::selector::{LabelSelector, Operator};
+use ipnet::Ipv4Net;
+
+#[derive(Default)]
+pub(crate) struct Interner {
+    ids: FastMap<Box<[u8]>, u32>,
+    buf: Vec<u8>,
+}
+
+impl Interner {
+    /// The id of `peer`: `next` if it was not seen before (the caller then records it).
+    pub fn intern(&mut self, peer: &Peer, next: u32) -> u32 {
+        self.buf.clear();
+        encode(peer, &mut self.buf);
+        if let Some(&id) = self.ids.get(self.buf.as_slice()) {
+            return id;
+        }
+        self.ids.insert(self.buf.as_slice().into(), next);
+        next
+    }
+}
+
+fn string(s: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn count(n: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+}
+
+fn net(n: &Ipv4Net, out: &mut Vec<u8>) {
+    let n = n.trunc();
+    out.extend_from_slice(&n.network().octets());
+    out.push(n.prefix_len());
+}
+
+fn selector(s: &LabelSelector, out: &mut Vec<u8>) {
+    count(s.match_labels.len(), out);
+    for (k, v) in &s.match_labels {
+        string(k, out);
+        string(v, out);
+    }
+    count(s.match_expressions.len(), out);
+    for r in &s.match_expressions {
+        string(&r.key, out);
+        out.push(match r.operator {
+            Operator::In => 0,
+            Operator::NotIn => 1,
+            Operator::Exists => 2,
+            Operator::DoesNotExist => 3,
+        });
+        count(r.values.len(), out);
+        for v in &r.values {
+            string(v, out);
+        }
+    }
+}
+
+fn encode(peer: &Peer, out: &mut Vec<u8>) {
+    match peer {
+        Peer::Workloads {
+            namespaces,
+            workloads,
+        } => {
+            out.push(0);
+            match namespaces {
+                NamespaceMatch::Named(n) => {
+                    out.push(0);
+                    string(n, out);
+                }
+                NamespaceMatch::Selector(s) => {
+                    out.push(1);
+                    selector(s, out);
+                }
+            }
+            match workloads {
+                None => out.push(0),
+                Some(s) => {
+                    out.push(1);
+                    selector(s, out);
+                }
+            }
+        }
+        Peer::Cidr { net: n, except } => {
+            out.push(1);
+            net(n, out);
+            count(except.len(), out);
+            for e in except {
+                net(e, out);
+            }
+        }
+        Peer::Entity(e) => {
+            out.push(2);
+            out.push(match e {
+                Entity::World => 0,
+                Entity::Host => 1,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(ns: &str, labels: &[(&str, &str)]) -> Peer {
+        Peer::Workloads {
+            namespaces: NamespaceMatch::Named(ns.into()),
+            workloads: Some(LabelSelector {
+                match_labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                match_expressions: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn equal_peers_share_an_id_and_different_ones_do_not() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern(&pod("x", &[("a", "b")]), 0), 0);
+        assert_eq!(i.intern(&pod("x", &[("a", "b")]), 1), 0);
+        // Length prefixes keep ("ab","") apart from ("a","b").
+        assert_eq!(i.intern(&pod("x", &[("ab", "")]), 1), 1);
+        assert_eq!(i.intern(&pod("xa", &[]), 2), 2);
+        let cidr = |s: &str| Peer::Cidr {
+            net: s.parse().unwrap(),
+            except: vec![],
+        };
+        // Host bits do not matter: both are 10.0.0.0/8.
+        assert_eq!(i.intern(&cidr("10.0.0.0/8"), 3), 3);
+        assert_eq!(i.intern(&cidr("10.1.0.0/8"), 4), 3);
+        assert_eq!(i.intern(&Peer::Entity(Entity::World), 4), 4);
+        assert_eq!(i.intern(&Peer::Entity(Entity::Host), 5), 5);
+    }
+}
