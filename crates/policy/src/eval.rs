@@ -67,14 +67,14 @@ impl Verdict {
 pub fn evaluate(policies: &PolicySet, inventory: &Inventory, flow: &Flow) -> Verdict {
     let src = inventory.workload_by_ip(flow.src);
     let dst = inventory.workload_by_ip(flow.dst);
-    if let (Some(s), Some(d)) = (src, dst) {
-        if s.id == d.id {
-            return Verdict {
-                allowed: true,
-                egress: Reason::SelfTraffic,
-                ingress: Reason::SelfTraffic,
-            };
-        }
+    if let (Some(s), Some(d)) = (src, dst)
+        && s.id == d.id
+    {
+        return Verdict {
+            allowed: true,
+            egress: Reason::SelfTraffic,
+            ingress: Reason::SelfTraffic,
+        };
     }
     let egress = match src {
         Some(s) => {

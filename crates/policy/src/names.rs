@@ -7,10 +7,8 @@ pub fn label_key_error(key: &str) -> Option<String> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if let Some(e) = dns_subdomain_error(p) {
-            return Some(format!("label key `{key}`: prefix {e}"));
-        }
+    if let Some(e) = prefix.and_then(dns_subdomain_error) {
+        return Some(format!("label key `{key}`: prefix {e}"));
     }
     qualified_name_error(name).map(|e| format!("label key `{key}`: {e}"))
 }

@@ -307,7 +307,7 @@ fn native_kind_refuses_ambiguity() {
         "p.yaml:6:40: spec.egress[0].to[0].cidr: Bulkhead is IPv4-only; use an IPv4 CIDR",
     );
     assert_error(
-        &format!("{head}"),
+        head,
         "p.yaml:5:3: spec: a policy needs `ingress` or `egress` (or both); without them it would do nothing",
     );
     assert_error(
