@@ -1,0 +1,271 @@
+//! The core: every request, parsed into a [`Command`], executed here, answered with an
+//! [`Outcome`]. Nothing here knows about sockets or HTTP, so the behaviour of the API is
+//! unit-tested by calling [`Core::execute`] directly (the firecracker shape: handlers
+//! parse and render, the core decides).
+//!
+//! State lives in the store (the truth, on disk) and in caches rebuilt from it at start
+//! (the graph, the inventory, tokens). Every change is committed to the store first and
+//! applied to the caches only after the commit succeeded, so a failed write leaves both
+//! as they were. One mutex serializes commands: SQLite has one writer anyway, and a
+//! command holds it for a single transaction.
+
+mod auth;
+mod ingest;
+mod inventory;
+mod policies;
+mod split;
+mod state;
+#[cfg(test)]
+mod tests;
+mod views;
+
+pub use auth::{Caller, generate_token, hash_token};
+pub use split::split_documents;
+
+use crate::error::ServerError;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use bulkhead_api::{
+    AgentInfo, AgentReport, ApplyRequest, AuditPage, AuditQuery, ChangeResult, CreateToken,
+    CreatedToken, DeleteRequest, DesiredState, Event, FlowBatch, FlowPage, FlowQuery, Graph,
+    GraphQuery, Health, IngestResult, PolicyInfo, Revision, Role, TokenInfo, WorkloadInfo,
+};
+use bulkhead_policy::{Mode, WorkloadId};
+use state::State;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::{broadcast, watch};
+
+/// One request to the core.
+#[derive(Debug)]
+pub enum Command {
+    Health,
+    Metrics,
+    ListWorkloads,
+    GetWorkload(WorkloadId),
+    SetMode(WorkloadId, Mode),
+    Flows(FlowQuery),
+    Graph(GraphQuery),
+    ListPolicies,
+    GetPolicy(String),
+    ApplyPolicies(ApplyRequest),
+    DeletePolicies(DeleteRequest),
+    Audit(AuditQuery),
+    ListTokens,
+    CreateToken(CreateToken),
+    DeleteToken(String),
+    ListAgents,
+    AgentReport(String, AgentReport),
+    Desired(String),
+    IngestFlows(String, FlowBatch),
+}
+
+/// What a command needs of its caller's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Read,
+    Write,
+    /// Token management: admins only, even for reading (token names are an attack map).
+    Admin,
+    Agent,
+}
+
+impl Command {
+    pub fn access(&self) -> Access {
+        use Command::*;
+        match self {
+            Health => Access::Public,
+            Metrics | ListWorkloads | GetWorkload(_) | Flows(_) | Graph(_) | ListPolicies
+            | GetPolicy(_) | Audit(_) | ListAgents => Access::Read,
+            SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
+            ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
+            AgentReport(..) | Desired(_) | IngestFlows(..) => Access::Agent,
+        }
+    }
+}
+
+/// A command's result, for the handler to render.
+#[derive(Debug)]
+pub enum Outcome {
+    Health(Health),
+    Metrics(String),
+    Workloads(Vec<WorkloadInfo>),
+    Workload(WorkloadInfo),
+    Revision(Revision),
+    Flows(FlowPage),
+    Graph(Graph),
+    Policies(Vec<PolicyInfo>),
+    Policy(PolicyInfo),
+    Changes(ChangeResult),
+    Audit(AuditPage),
+    Tokens(Vec<TokenInfo>),
+    Token(CreatedToken),
+    Deleted,
+    Agents(Vec<AgentInfo>),
+    Desired(Box<DesiredState>),
+    Ingested(IngestResult),
+}
+
+/// Choices made when the server starts.
+#[derive(Clone, Debug)]
+pub struct CoreOptions {
+    /// The mode of workloads that have none set.
+    pub default_mode: Mode,
+}
+
+impl Default for CoreOptions {
+    fn default() -> Self {
+        CoreOptions {
+            default_mode: Mode::default(),
+        }
+    }
+}
+
+pub struct Core {
+    state: Mutex<State>,
+    events: broadcast::Sender<Arc<Event>>,
+    revision: watch::Sender<u64>,
+    shutdown: watch::Sender<bool>,
+    metrics: Metrics,
+    admin_hash: [u8; 32],
+    options: CoreOptions,
+}
+
+impl Core {
+    /// Loads the caches from `store`. `admin_token` is the token file's text: it always
+    /// authenticates as `admin`, and is never stored.
+    pub fn new(store: Store, admin_token: &str, options: CoreOptions) -> Result<Core, ServerError> {
+        let state = State::load(store)?;
+        let revision = crate::store::revision(state.store.conn())?;
+        let metrics = Metrics::default();
+        metrics.set_graph(state.graph.node_count(), state.graph.edge_count());
+        metrics.set_workloads(state.workloads.len());
+        metrics.set_agents(&state.agents);
+        metrics.set_revision(revision);
+        Ok(Core {
+            state: Mutex::new(state),
+            events: broadcast::channel(1024).0,
+            revision: watch::Sender::new(revision),
+            shutdown: watch::Sender::new(false),
+            metrics,
+            admin_hash: hash_token(admin_token),
+            options,
+        })
+    }
+
+    /// Runs `cmd` for `caller` (None: no token was given).
+    pub fn execute(&self, caller: Option<&Caller>, cmd: Command) -> Result<Outcome, ServerError> {
+        authorize(caller, cmd.access())?;
+        let actor = caller.map_or("anonymous", |c| c.name.as_str());
+        match cmd {
+            Command::Health => Ok(Outcome::Health(Health {
+                status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                revision: self.current_revision(),
+            })),
+            Command::Metrics => Ok(Outcome::Metrics(self.render_metrics()?)),
+            Command::ListWorkloads => Ok(Outcome::Workloads(self.workloads())),
+            Command::GetWorkload(id) => self.workload(&id).map(Outcome::Workload),
+            Command::SetMode(id, mode) => self.set_mode(actor, id, mode).map(Outcome::Revision),
+            Command::Flows(q) => self.flows(&q).map(Outcome::Flows),
+            Command::Graph(q) => self.graph(&q).map(Outcome::Graph),
+            Command::ListPolicies => self.policies().map(Outcome::Policies),
+            Command::GetPolicy(name) => self.policy(&name).map(Outcome::Policy),
+            Command::ApplyPolicies(r) => self.apply(actor, r).map(Outcome::Changes),
+            Command::DeletePolicies(r) => self.delete(actor, &r.names).map(Outcome::Changes),
+            Command::Audit(q) => self.audit(&q).map(Outcome::Audit),
+            Command::ListTokens => Ok(Outcome::Tokens(self.tokens())),
+            Command::CreateToken(t) => self.create_token(actor, t).map(Outcome::Token),
+            Command::DeleteToken(n) => self.delete_token(actor, &n).map(|()| Outcome::Deleted),
+            Command::ListAgents => Ok(Outcome::Agents(self.agents())),
+            Command::AgentReport(node, r) => self.report(&node, r).map(Outcome::Revision),
+            Command::Desired(node) => self.desired(&node).map(|d| Outcome::Desired(Box::new(d))),
+            Command::IngestFlows(node, b) => self.ingest(&node, b).map(Outcome::Ingested),
+        }
+    }
+
+    /// Live updates: every event from now on (see [`bulkhead_api::Event`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// Watches the desired-state revision (the agent long poll waits on it).
+    pub fn watch_revision(&self) -> watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
+    /// Ends live streams and long polls, so a graceful shutdown does not wait for them.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn watch_shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Checks that `caller` may do what `access` asks, without doing anything (streams
+    /// and long polls check before they start waiting).
+    pub fn authorize(&self, caller: Option<&Caller>, access: Access) -> Result<(), ServerError> {
+        authorize(caller, access)
+    }
+
+    pub fn current_revision(&self) -> u64 {
+        *self.revision.borrow()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn render_metrics(&self) -> Result<String, ServerError> {
+        let policies = crate::store::load_policies(self.lock().store.conn())?.len();
+        Ok(self.metrics.render(policies))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock can only come from a bug between a commit and
+        // its cache update; the store stays right, so carrying on beats refusing forever.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, event: Event) {
+        // No subscribers is normal (no UI open): the event is simply not needed.
+        let _ = self.events.send(Arc::new(event));
+    }
+
+    fn moved_to(&self, revision: u64) {
+        self.revision.send_replace(revision);
+        self.metrics.set_revision(revision);
+    }
+}
+
+fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ServerError> {
+    if access == Access::Public {
+        return Ok(());
+    }
+    let Some(caller) = caller else {
+        return Err(ServerError::Unauthorized(
+            "this call needs an `Authorization: Bearer <token>` header".into(),
+        ));
+    };
+    let allowed = match caller.role {
+        Role::Admin => true,
+        Role::ReadOnly => access == Access::Read,
+        Role::Agent => access == Access::Agent,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ServerError::Forbidden(format!(
+            "token `{}` has role {}, which may not {}",
+            caller.name,
+            caller.role,
+            match access {
+                Access::Write => "change anything",
+                Access::Admin => "manage tokens",
+                Access::Agent => "use the agent channel",
+                Access::Read | Access::Public => "read this",
+            }
+        )))
+    }
+}

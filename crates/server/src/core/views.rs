@@ -1,0 +1,216 @@
+//! Read-only views: flow pages, the graph, the audit log.
+
+use super::Core;
+use super::state::State;
+use crate::error::ServerError;
+use crate::store::{self, EdgeFilter, EdgeRow};
+use bulkhead_api::{
+    AuditPage, AuditQuery, FlowPage, FlowQuery, Graph, GraphEdge, GraphGroup, GraphNode,
+    GraphQuery, NodeKind, Timestamp,
+};
+use bulkhead_policy::WorkloadId;
+use std::collections::{BTreeMap, BTreeSet};
+
+const DEFAULT_FLOW_PAGE: u32 = 1000;
+const MAX_FLOW_PAGE: u32 = 10_000;
+
+impl Core {
+    pub(super) fn flows(&self, q: &FlowQuery) -> Result<FlowPage, ServerError> {
+        let limit = page_size(q.limit, DEFAULT_FLOW_PAGE, MAX_FLOW_PAGE, "limit")?;
+        let now = Timestamp::now();
+        let filter = EdgeFilter {
+            workload: q.workload.as_deref(),
+            namespace: q.namespace.as_deref(),
+            verdict: q.verdict,
+            since: q.since.map(|b| b.resolve(now)),
+            until: q.until.map(|b| b.resolve(now)),
+            after: q.cursor.unwrap_or(0),
+            // One more than asked, to learn whether a next page exists.
+            limit: Some(limit + 1),
+        };
+        let mut rows = store::query_window(self.lock().store.conn(), &filter)?;
+        let next_cursor = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.id)
+        } else {
+            None
+        };
+        let records = rows.into_iter().map(|r| {
+            let node = r.node.clone();
+            edge(r).to_record(node)
+        });
+        Ok(FlowPage {
+            records: records.collect(),
+            next_cursor,
+        })
+    }
+
+    pub(super) fn graph(&self, q: &GraphQuery) -> Result<Graph, ServerError> {
+        let state = self.lock();
+        let edges = if let Some(since) = q.since {
+            let filter = EdgeFilter {
+                workload: q.workload.as_deref(),
+                namespace: q.namespace.as_deref(),
+                verdict: q.verdict,
+                since: Some(since.resolve(Timestamp::now())),
+                ..EdgeFilter::default()
+            };
+            store::query_window(state.store.conn(), &filter)?
+                .into_iter()
+                .map(edge)
+                .collect()
+        } else {
+            let in_ns = |ep: &str, ns: &str| ep.split_once('/').is_some_and(|(n, _)| n == ns);
+            state.graph.edges(q.workload.as_deref(), |e| {
+                q.verdict.is_none_or(|v| v == e.verdict)
+                    && q.namespace
+                        .as_deref()
+                        .is_none_or(|ns| in_ns(&e.source, ns) || in_ns(&e.destination, ns))
+            })
+        };
+        Ok(self.assemble(&state, q, edges))
+    }
+
+    /// Nodes and groups around `edges`: every workload when unfiltered, otherwise the
+    /// endpoints of the edges (and the filtered workload or namespace's workloads).
+    fn assemble(&self, state: &State, q: &GraphQuery, edges: Vec<GraphEdge>) -> Graph {
+        let mut ids: BTreeSet<&str> = BTreeSet::new();
+        for e in &edges {
+            ids.insert(&e.source);
+            ids.insert(&e.destination);
+        }
+        let mut wanted: Vec<String> = ids.into_iter().map(str::to_string).collect();
+        for k in state.workloads.values() {
+            let id = &k.workload.id;
+            let keep = q.is_unfiltered()
+                || q.workload.as_deref() == Some(&id.to_string())
+                || (q.namespace.as_deref() == Some(&id.namespace) && q.workload.is_none());
+            if keep {
+                wanted.push(id.to_string());
+            }
+        }
+        wanted.sort();
+        wanted.dedup();
+        let mut groups: BTreeMap<String, GraphGroup> = BTreeMap::new();
+        let nodes = wanted
+            .into_iter()
+            .map(|id| self.node(state, id, &mut groups))
+            .collect();
+        Graph {
+            nodes,
+            edges,
+            groups: groups.into_values().collect(),
+        }
+    }
+
+    fn node(
+        &self,
+        state: &State,
+        id: String,
+        groups: &mut BTreeMap<String, GraphGroup>,
+    ) -> GraphNode {
+        // Workload ids hold a `/`; anything else is an address outside the inventory.
+        let wid = if id.contains('/') {
+            id.parse::<WorkloadId>().ok()
+        } else {
+            None
+        };
+        let Some(wid) = wid else {
+            groups
+                .entry("external".into())
+                .or_insert_with(|| GraphGroup {
+                    id: "external".into(),
+                    label: "outside".into(),
+                    parent: None,
+                });
+            return GraphNode {
+                id,
+                kind: NodeKind::External,
+                namespace: None,
+                app: None,
+                group: "external".into(),
+                labels: Default::default(),
+                node: None,
+                mode: None,
+                live: false,
+            };
+        };
+        let known = state.workloads.get(&wid);
+        let labels = known.map(|k| k.workload.labels.clone()).unwrap_or_default();
+        let app = labels
+            .get("app")
+            .or_else(|| labels.get("app.kubernetes.io/name"))
+            .cloned();
+        let ns_group = format!("ns:{}", wid.namespace);
+        groups
+            .entry(ns_group.clone())
+            .or_insert_with(|| GraphGroup {
+                id: ns_group.clone(),
+                label: wid.namespace.clone(),
+                parent: None,
+            });
+        let group = match &app {
+            Some(a) => {
+                let g = format!("app:{}/{a}", wid.namespace);
+                groups.entry(g.clone()).or_insert_with(|| GraphGroup {
+                    id: g.clone(),
+                    label: a.clone(),
+                    parent: Some(ns_group),
+                });
+                g
+            }
+            None => ns_group,
+        };
+        GraphNode {
+            kind: NodeKind::Workload,
+            namespace: Some(wid.namespace.clone()),
+            app,
+            group,
+            labels,
+            node: known.and_then(|k| k.workload.node.clone()),
+            mode: known.map(|_| self.mode_in(state, &wid)),
+            live: known.is_some(),
+            id,
+        }
+    }
+
+    pub(super) fn audit(&self, q: &AuditQuery) -> Result<AuditPage, ServerError> {
+        let limit = page_size(q.limit, 100, 1000, "limit")?;
+        let since = q.since.map(|b| b.resolve(Timestamp::now()));
+        store::query_audit(
+            self.lock().store.conn(),
+            q.action.as_deref(),
+            q.target.as_deref(),
+            since,
+            limit,
+            q.cursor,
+        )
+    }
+}
+
+fn page_size(asked: Option<u32>, default: u32, max: u32, field: &str) -> Result<u32, ServerError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ServerError::BadRequest(format!(
+            "{field}: {n} is not between 1 and {max}"
+        ))),
+    }
+}
+
+fn edge(r: EdgeRow) -> GraphEdge {
+    GraphEdge {
+        id: r.id,
+        source: r.source,
+        destination: r.destination,
+        protocol: r.protocol,
+        port: r.port,
+        verdict: r.verdict,
+        rule: r.rule,
+        packets: r.counters.packets,
+        bytes: r.counters.bytes,
+        connections: r.counters.connections,
+        first_seen: r.counters.first_seen,
+        last_seen: r.counters.last_seen,
+    }
+}

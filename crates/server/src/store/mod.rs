@@ -1,0 +1,87 @@
+//! Everything the server keeps, in one SQLite file (WAL mode).
+//!
+//! The functions of the submodules take a `&Connection` so the core can group several of
+//! them in one transaction: a policy change, its audit entries and the revision bump
+//! land together or not at all. Commits use `synchronous = FULL`, so a change is on
+//! disk before the request that made it is answered.
+
+mod audit;
+mod flows;
+mod inventory;
+mod policies;
+mod schema;
+mod tokens;
+
+pub use audit::{insert_audit, query_audit};
+pub use flows::{Counters, EdgeFilter, EdgeRow, FlowWrite, load_edges, query_window, write_flows};
+pub use inventory::{
+    AgentRow, delete_workloads_except, load_agents, load_modes, load_workloads, save_agent,
+    set_mode, upsert_workload,
+};
+pub use policies::{StoredPolicy, delete_policy, last_version, load_policies, save_policy};
+pub use tokens::{StoredToken, delete_token, insert_token, load_tokens};
+
+use crate::error::ServerError;
+use rusqlite::{Connection, Transaction};
+use std::path::Path;
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating it if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, ServerError> {
+        let conn = Connection::open(path)?;
+        Store::setup(conn)
+    }
+
+    /// A private database that lives as long as the store: for tests and benchmarks.
+    pub fn in_memory() -> Result<Store, ServerError> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store, ServerError> {
+        // WAL lets readers of the file (backups, sqlite3) not block the server's writes.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, ServerError> {
+        Ok(self.conn.transaction()?)
+    }
+
+    pub fn schema_version() -> usize {
+        schema::latest()
+    }
+}
+
+/// The desired-state revision.
+pub fn revision(conn: &Connection) -> Result<u64, ServerError> {
+    let v: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
+        r.get(0)
+    })?;
+    Ok(v as u64)
+}
+
+/// Moves the revision forward by one and returns the new one.
+pub fn bump_revision(conn: &Connection) -> Result<u64, ServerError> {
+    conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revision'",
+        [],
+    )?;
+    revision(conn)
+}
+
+/// SQLite integers are signed; counters and ids never get near 2^63.
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
