@@ -529,5 +529,7 @@ fn check_address(
     }
 }
 
+mod render;
+
 #[cfg(test)]
 mod tests;

@@ -93,6 +93,10 @@ fn every_case_matches_the_evaluator() {
         case.check(&lab).unwrap_or_else(|d| panic!("{d}"));
         for step in &case.steps {
             let step_lab = step.apply(&lab);
+            // Privileged runners write the edited lab out for `enforce`: it must read back the same.
+            let written = LabFile::parse("step-lab.yaml", &step_lab.to_yaml())
+                .unwrap_or_else(|d| panic!("{d}"));
+            assert_eq!(written.inventory(), step_lab.inventory(), "{name}");
             let policies = step.parse_policies().unwrap_or_else(|d| panic!("{d}"));
             let set = PolicySet::new(policies).unwrap_or_else(|d| panic!("{d}"));
             let expected = step.expected(&step_lab);

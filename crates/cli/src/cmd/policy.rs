@@ -6,7 +6,7 @@ use crate::load;
 use crate::output::Format;
 use bulkhead_policy::eval::{Flow, Verdict, evaluate};
 use bulkhead_policy::lab::{LabFile, LabWorkload};
-use bulkhead_policy::{Protocol, WorkloadId};
+use bulkhead_policy::{PolicySet, Protocol, WorkloadId};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -104,27 +104,49 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let set = load::policies(&args.policy)?;
     for (flag, id) in [("--from", &args.from), ("--to", &args.to)] {
         if let Some(id) = id.as_ref().filter(|id| lab.workload(id).is_none()) {
-            anyhow::bail!(
-                "{flag}: the lab {} has no workload `{id}`",
-                args.lab.display()
-            );
+            let lab_path = args.lab.display();
+            anyhow::bail!("{flag}: the lab {lab_path} has no workload `{id}`");
         }
     }
+    let filter = Filter {
+        from: args.from,
+        to: args.to,
+        port: args.port,
+        protocol: args.protocol.map(Protocol::from),
+    };
+    let records = records(&lab, &set, &filter);
+    match args.output {
+        Format::Json => print_json(&records)?,
+        Format::Table => print!("{}", tables(&lab, &records)),
+    }
+    Ok(())
+}
+
+/// Which flows to evaluate; `None` fields do not filter.
+#[derive(Default)]
+pub struct Filter {
+    pub from: Option<WorkloadId>,
+    pub to: Option<WorkloadId>,
+    pub port: Option<u16>,
+    pub protocol: Option<Protocol>,
+}
+
+/// Every ordered pair of distinct workloads (lab order), on every port the destination
+/// lists (its order): the flows `lab probe` makes, since probes go to the listeners.
+pub fn records(lab: &LabFile, set: &PolicySet, filter: &Filter) -> Vec<Record> {
     let inventory = lab.inventory();
     let wanted =
-        |w: &LabWorkload, filter: &Option<WorkloadId>| filter.as_ref().is_none_or(|id| &w.id == id);
-    let protocol = args.protocol.map(Protocol::from);
-    let mut records = Vec::new();
-    for src in lab.workloads.iter().filter(|w| wanted(w, &args.from)) {
-        for dst in lab
+        |w: &LabWorkload, id: &Option<WorkloadId>| id.as_ref().is_none_or(|id| &w.id == id);
+    let mut out = Vec::new();
+    for src in lab.workloads.iter().filter(|w| wanted(w, &filter.from)) {
+        let dsts = lab
             .workloads
             .iter()
-            .filter(|w| wanted(w, &args.to) && w.id != src.id)
-        {
-            // Probes go to the destination's listeners, so those are the ports evaluated.
+            .filter(|w| wanted(w, &filter.to) && w.id != src.id);
+        for dst in dsts {
             for p in &dst.ports {
-                if args.port.is_some_and(|n| n != p.port)
-                    || protocol.is_some_and(|x| x != p.protocol)
+                if filter.port.is_some_and(|n| n != p.port)
+                    || filter.protocol.is_some_and(|x| x != p.protocol)
                 {
                     continue;
                 }
@@ -134,21 +156,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
                     protocol: p.protocol.number(),
                     port: p.port,
                 };
-                records.push(record(
-                    src,
-                    dst,
-                    p.port,
-                    p.protocol,
-                    &evaluate(&set, &inventory, &flow),
-                ));
+                let verdict = evaluate(set, &inventory, &flow);
+                out.push(record(src, dst, p.port, p.protocol, &verdict));
             }
         }
     }
-    match args.output {
-        Format::Json => print_json(&records)?,
-        Format::Table => print!("{}", tables(&lab, &records)),
-    }
-    Ok(())
+    out
 }
 
 fn record(
@@ -231,3 +244,6 @@ pub fn tables(lab: &LabFile, records: &[Record]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -107,3 +107,55 @@ fn names_are_stable_and_short() {
         assert_eq!(&names2[id], n);
     }
 }
+
+/// What a lab means, without the source locations that differ between two texts.
+fn meaning(lab: &LabFile) -> impl PartialEq + std::fmt::Debug {
+    let workloads: Vec<_> = lab
+        .workloads
+        .iter()
+        .map(|w| {
+            (
+                w.id.clone(),
+                w.labels.clone(),
+                w.ip,
+                w.ports.clone(),
+                w.node.clone(),
+            )
+        })
+        .collect();
+    (
+        lab.name.clone(),
+        lab.subnet,
+        lab.namespaces.clone(),
+        workloads,
+        lab.nodes.clone(),
+    )
+}
+
+#[test]
+fn rendering_round_trips() {
+    let tricky = GOOD.replace(
+        "labels: {pod: b}",
+        "labels: {pod: b, flag: 'true', n: '1', empty: ''}",
+    );
+    for text in [GOOD.to_string(), tricky] {
+        let lab = LabFile::parse("lab.yaml", &text).unwrap();
+        let again = LabFile::parse("again.yaml", &lab.to_yaml())
+            .unwrap_or_else(|d| panic!("{d}\n{}", lab.to_yaml()));
+        assert_eq!(meaning(&again), meaning(&lab));
+    }
+    let multi = GOOD
+        .replace(
+            "namespaces:",
+            "nodes: [{name: n1}, {name: n2}]\nnamespaces:",
+        )
+        .replace("    labels: {pod: a}", "    labels: {pod: a}\n    node: n1")
+        .replace("    labels: {pod: b}", "    labels: {pod: b}\n    node: n2");
+    let lab = LabFile::parse("lab.yaml", &multi).unwrap();
+    let again = LabFile::parse("again.yaml", &lab.to_yaml()).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(meaning(&again), meaning(&lab));
+    assert_eq!(
+        again.workload(&"default/b".parse().unwrap()).unwrap().node,
+        "n2"
+    );
+}
