@@ -58,7 +58,9 @@ pub enum CompileError {
     TooManyIdentities { needed: usize, max: usize },
     #[error("the policies hold {needed} rules, more than the {max} a rule id can number")]
     TooManyRules { needed: usize, max: usize },
-    #[error("the inventory holds {needed} workloads, more than the {max} an endpoint index can number")]
+    #[error(
+        "the inventory holds {needed} workloads, more than the {max} an endpoint index can number"
+    )]
     TooManyWorkloads { needed: usize, max: usize },
 }
 

@@ -159,12 +159,32 @@ fn per_workload(i: usize, n: usize, peers: usize) -> Policy {
             },
         },
         ingress: Some(vec![
-            rule(0, Action::Allow, list(), vec![port(Protocol::Tcp, PortMatch::Range(8080, 8080))]),
-            rule(1, Action::Allow, Some(vec![world]), vec![port(Protocol::Tcp, PortMatch::Range(443, 443))]),
+            rule(
+                0,
+                Action::Allow,
+                list(),
+                vec![port(Protocol::Tcp, PortMatch::Range(8080, 8080))],
+            ),
+            rule(
+                1,
+                Action::Allow,
+                Some(vec![world]),
+                vec![port(Protocol::Tcp, PortMatch::Range(443, 443))],
+            ),
         ]),
         egress: Some(vec![
-            rule(0, Action::Allow, list(), vec![port(Protocol::Tcp, PortMatch::Named("http".into()))]),
-            rule(1, Action::Allow, None, vec![port(Protocol::Udp, PortMatch::Range(53, 53))]),
+            rule(
+                0,
+                Action::Allow,
+                list(),
+                vec![port(Protocol::Tcp, PortMatch::Named("http".into()))],
+            ),
+            rule(
+                1,
+                Action::Allow,
+                None,
+                vec![port(Protocol::Udp, PortMatch::Range(53, 53))],
+            ),
         ]),
     }
 }

@@ -129,7 +129,8 @@ fn random_cases_cover_the_semantics() {
             for r in p.ingress.iter().chain(p.egress.iter()).flatten() {
                 deny += usize::from(r.action == Action::Deny);
                 for s in r.ports.iter().flatten() {
-                    named += usize::from(matches!(s.port, bulkhead_policy::ir::PortMatch::Named(_)));
+                    named +=
+                        usize::from(matches!(s.port, bulkhead_policy::ir::PortMatch::Named(_)));
                 }
                 for peer in r.peers.iter().flatten() {
                     match peer {

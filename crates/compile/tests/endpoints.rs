@@ -62,15 +62,29 @@ fn a_node_compiles_only_its_own_endpoints_but_knows_every_identity() {
     };
     let n1 = on("n1");
     invariants::assert_well_formed(&n1);
-    let ids: Vec<String> = n1.endpoints.iter().map(|e| e.workload.to_string()).collect();
+    let ids: Vec<String> = n1
+        .endpoints
+        .iter()
+        .map(|e| e.workload.to_string())
+        .collect();
     assert_eq!(ids, ["x/a", "x/c"]);
     assert_eq!(n1.endpoints[1].index, 1);
     // x/b lives elsewhere, yet it is a peer here: it keeps its own identity.
-    assert_ne!(n1.identity_of(ip("10.0.0.11")), n1.identity_of(ip("10.0.0.12")));
+    assert_ne!(
+        n1.identity_of(ip("10.0.0.11")),
+        n1.identity_of(ip("10.0.0.12"))
+    );
     let d = n1.check(ip("10.0.0.11"), ip("10.0.0.10"), TCP, 80);
-    assert!(d.egress.is_none(), "the source is not enforced on this node");
+    assert!(
+        d.egress.is_none(),
+        "the source is not enforced on this node"
+    );
     assert_eq!(d.outcome(), Outcome::Allowed);
-    assert_eq!(n1.check(ip("10.0.0.12"), ip("10.0.0.10"), TCP, 80).outcome(), Outcome::Denied);
+    assert_eq!(
+        n1.check(ip("10.0.0.12"), ip("10.0.0.10"), TCP, 80)
+            .outcome(),
+        Outcome::Denied
+    );
     let n2 = on("n2");
     assert_eq!(n2.endpoints.len(), 1);
     assert_eq!(n2.endpoints[0].workload, id("x/b"));
@@ -111,6 +125,10 @@ fn no_policies_means_nothing_is_isolated() {
     assert_eq!(p.rules, [bulkhead_policy::ir::Reason::NotIsolated]);
     let a = p.endpoint(&id("x/a")).unwrap();
     assert!(!a.ingress.isolated && !a.egress.isolated);
-    assert_eq!(p.identities.len(), 2, "one identity for everything, plus the wildcard");
+    assert_eq!(
+        p.identities.len(),
+        2,
+        "one identity for everything, plus the wildcard"
+    );
     assert_eq!(p.entry_count(), 0);
 }

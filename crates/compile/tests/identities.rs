@@ -9,7 +9,9 @@ use bulkhead_policy::{Action, Direction, Protocol};
 use common::*;
 
 fn description(p: &bulkhead_compile::Program, addr: &str) -> String {
-    p.identities[p.identity_of(ip(addr)) as usize].description.clone()
+    p.identities[p.identity_of(ip(addr)) as usize]
+        .description
+        .clone()
 }
 
 #[test]
@@ -32,11 +34,19 @@ fn addresses_no_rule_tells_apart_share_one_identity() {
             }],
         }),
     };
-    let ps = set(vec![policy("x/web", "c", Some(vec![allow(Some(vec![a_or_b]), None)]), None)]);
+    let ps = set(vec![policy(
+        "x/web",
+        "c",
+        Some(vec![allow(Some(vec![a_or_b]), None)]),
+        None,
+    )]);
     let p = compile_all(&ps, &inv);
     assert_eq!(p.identities.len(), 3, "{:?}", p.identities);
     assert_eq!(description(&p, "10.0.0.10"), "x/a,x/b");
-    assert_eq!(p.identity_of(ip("10.0.0.10")), p.identity_of(ip("10.0.0.11")));
+    assert_eq!(
+        p.identity_of(ip("10.0.0.10")),
+        p.identity_of(ip("10.0.0.11"))
+    );
     assert_eq!(description(&p, "10.0.0.12"), "x/c,host,10.0.0.0/24,world");
     for other in ["10.0.0.1", "10.0.0.99", "8.8.8.8"] {
         assert_eq!(p.identity_of(ip(other)), p.identity_of(ip("10.0.0.12")));
@@ -52,7 +62,10 @@ fn addresses_no_rule_tells_apart_share_one_identity() {
     )]);
     let p2 = compile_all(&two, &inv);
     assert_eq!(p2.identities.len(), 4);
-    assert_ne!(p2.identity_of(ip("10.0.0.10")), p2.identity_of(ip("10.0.0.11")));
+    assert_ne!(
+        p2.identity_of(ip("10.0.0.10")),
+        p2.identity_of(ip("10.0.0.11"))
+    );
     // Identity 0 is the wildcard: never in the ipcache.
     assert!(p.ipcache.iter().all(|(_, i)| *i != ANY_IDENTITY));
 }
@@ -71,7 +84,13 @@ fn cidr_and_except_split_the_address_space_into_regions() {
     )]);
     let p = compile_all(&ps, &inv);
     let nets: Vec<String> = p.ipcache.iter().map(|(n, _)| n.to_string()).collect();
-    for n in ["10.1.0.0/16", "10.1.128.0/17", "10.1.192.0/18", "10.0.0.0/24", "0.0.0.0/0"] {
+    for n in [
+        "10.1.0.0/16",
+        "10.1.128.0/17",
+        "10.1.192.0/18",
+        "10.0.0.0/24",
+        "0.0.0.0/0",
+    ] {
         assert!(nets.contains(&n.to_string()), "{n} missing from {nets:?}");
     }
     // Three regions the rules tell apart: inside the CIDR, in the except but not the
@@ -85,10 +104,19 @@ fn cidr_and_except_split_the_address_space_into_regions() {
     assert_eq!(description(&p, "10.1.1.1"), "10.1.0.0/16");
     assert_eq!(description(&p, "10.1.200.1"), "10.1.192.0/18");
     // Outside every listed CIDR is one identity with the unmentioned workload.
-    assert_eq!(p.identity_of(ip("10.1.129.1")), p.identity_of(ip("8.8.8.8")));
+    assert_eq!(
+        p.identity_of(ip("10.1.129.1")),
+        p.identity_of(ip("8.8.8.8"))
+    );
     let at = |addr| lookup(&p, "x/a", Direction::Ingress, addr, TCP, 80).1;
-    assert_eq!(at("10.1.1.1"), reason("x/p", Direction::Ingress, 0, Action::Allow));
-    assert_eq!(at("10.1.200.1"), reason("x/p", Direction::Ingress, 1, Action::Deny));
+    assert_eq!(
+        at("10.1.1.1"),
+        reason("x/p", Direction::Ingress, 0, Action::Allow)
+    );
+    assert_eq!(
+        at("10.1.200.1"),
+        reason("x/p", Direction::Ingress, 1, Action::Deny)
+    );
     assert!(matches!(
         at("10.1.129.1"),
         bulkhead_policy::ir::Reason::DefaultDeny { .. }
@@ -105,7 +133,10 @@ fn world_and_host_are_identities_of_their_own() {
         "x/p",
         "a",
         Some(vec![allow(Some(vec![world()]), None)]),
-        Some(vec![allow(Some(vec![host()]), Some(vec![port(Protocol::Tcp, 22, 22)]))]),
+        Some(vec![allow(
+            Some(vec![host()]),
+            Some(vec![port(Protocol::Tcp, 22, 22)]),
+        )]),
     )]);
     let p = compile_all(&ps, &inv);
     assert_eq!(description(&p, "8.8.8.8"), "world");
@@ -140,8 +171,15 @@ fn a_prefix_wholly_covered_by_longer_ones_is_left_out() {
     )]);
     let p = compile_all(&ps, &inv);
     // Both addresses of the /31 are workloads: no address ever lands on the /31 itself.
-    assert!(p.ipcache.iter().all(|(n, _)| n.to_string() != "10.0.0.10/31"));
-    assert_eq!(p.identity_of(ip("10.0.0.10")), p.identity_of(ip("10.0.0.11")));
+    assert!(
+        p.ipcache
+            .iter()
+            .all(|(n, _)| n.to_string() != "10.0.0.10/31")
+    );
+    assert_eq!(
+        p.identity_of(ip("10.0.0.10")),
+        p.identity_of(ip("10.0.0.11"))
+    );
 }
 
 #[test]

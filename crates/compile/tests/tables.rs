@@ -66,8 +66,14 @@ fn egress_named_ports_resolve_on_each_peer_identity() {
     assert_eq!(at("10.0.0.11"), [entry(TCP, 80, 80, Action::Allow, r)]);
     assert_eq!(at("10.0.0.12"), [entry(TCP, 8080, 8080, Action::Allow, r)]);
     assert!(!e.peers.contains_key(&p.identity_of(ip("8.8.8.8"))));
-    assert_eq!(lookup(&p, "x/a", Direction::Egress, "10.0.0.11", TCP, 8080).0, Action::Deny);
-    assert_eq!(lookup(&p, "x/a", Direction::Egress, "10.0.0.12", TCP, 8080).0, Action::Allow);
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Egress, "10.0.0.11", TCP, 8080).0,
+        Action::Deny
+    );
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Egress, "10.0.0.12", TCP, 8080).0,
+        Action::Allow
+    );
 }
 
 #[test]
@@ -77,7 +83,13 @@ fn end_port_ranges_are_inclusive_and_merge_with_their_neighbours() {
         "x/p",
         "a",
         Some(vec![
-            allow(None, Some(vec![port(Protocol::Tcp, 1000, 2000), port(Protocol::Tcp, 2001, 2005)])),
+            allow(
+                None,
+                Some(vec![
+                    port(Protocol::Tcp, 1000, 2000),
+                    port(Protocol::Tcp, 2001, 2005),
+                ]),
+            ),
             allow(None, Some(vec![port(Protocol::Tcp, 1500, 3000)])),
         ]),
         None,
@@ -95,7 +107,13 @@ fn end_port_ranges_are_inclusive_and_merge_with_their_neighbours() {
     let at = |port| lookup(&p, "x/a", Direction::Ingress, "10.0.0.99", TCP, port).0;
     assert_eq!(
         [at(999), at(1000), at(2005), at(3000), at(3001)],
-        [Action::Deny, Action::Allow, Action::Allow, Action::Allow, Action::Deny]
+        [
+            Action::Deny,
+            Action::Allow,
+            Action::Allow,
+            Action::Allow,
+            Action::Deny
+        ]
     );
 }
 
@@ -111,14 +129,32 @@ fn a_rule_without_ports_covers_every_protocol_through_protocol_zero() {
     let p = compile_all(&ps, &inv);
     let e = p.endpoint(&id("x/a")).unwrap();
     let peer = &e.ingress.peers[&p.identity_of(ip("10.0.0.5"))].entries;
-    let protocols: Vec<(u8, u16, u16)> = peer.iter().map(|e| (e.protocol, e.first, e.last)).collect();
-    assert_eq!(protocols, [(0, 0, 0), (TCP, 0, 65535), (UDP, 0, 65535), (SCTP, 0, 65535)]);
+    let protocols: Vec<(u8, u16, u16)> =
+        peer.iter().map(|e| (e.protocol, e.first, e.last)).collect();
+    assert_eq!(
+        protocols,
+        [
+            (0, 0, 0),
+            (TCP, 0, 65535),
+            (UDP, 0, 65535),
+            (SCTP, 0, 65535)
+        ]
+    );
     // ICMP is looked up as protocol 0, port 0.
-    assert_eq!(lookup(&p, "x/a", Direction::Ingress, "10.0.0.5", 0, 0).0, Action::Allow);
-    assert_eq!(lookup(&p, "x/a", Direction::Ingress, "8.8.8.8", 0, 0).0, Action::Deny);
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Ingress, "10.0.0.5", 0, 0).0,
+        Action::Allow
+    );
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Ingress, "8.8.8.8", 0, 0).0,
+        Action::Deny
+    );
     // A rule with ports never matches other protocols.
     assert!(e.egress.any.entries.iter().all(|x| x.protocol != 0));
-    assert_eq!(lookup(&p, "x/a", Direction::Egress, "8.8.8.8", 0, 0).0, Action::Deny);
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Egress, "8.8.8.8", 0, 0).0,
+        Action::Deny
+    );
 }
 
 #[test]
@@ -132,13 +168,19 @@ fn a_deny_in_any_policy_beats_every_allow_and_the_first_deny_is_reported() {
         policy(
             "x/m-deny",
             "a",
-            Some(vec![deny(Some(vec![pod("b")]), Some(vec![port(Protocol::Tcp, 80, 90)]))]),
+            Some(vec![deny(
+                Some(vec![pod("b")]),
+                Some(vec![port(Protocol::Tcp, 80, 90)]),
+            )]),
             None,
         ),
         policy(
             "x/z-deny",
             "a",
-            Some(vec![deny(Some(vec![pod("b")]), Some(vec![port(Protocol::Tcp, 85, 100)]))]),
+            Some(vec![deny(
+                Some(vec![pod("b")]),
+                Some(vec![port(Protocol::Tcp, 85, 100)]),
+            )]),
             None,
         ),
     ]);
@@ -154,7 +196,10 @@ fn a_deny_in_any_policy_beats_every_allow_and_the_first_deny_is_reported() {
     assert_eq!(at(100), (Action::Deny, z));
     assert_eq!(at(101), (Action::Allow, allow0.clone()));
     // Others still get the allow on those ports.
-    assert_eq!(lookup(&p, "x/a", Direction::Ingress, "8.8.8.8", TCP, 85), (Action::Allow, allow0));
+    assert_eq!(
+        lookup(&p, "x/a", Direction::Ingress, "8.8.8.8", TCP, 85),
+        (Action::Allow, allow0)
+    );
 }
 
 #[test]

@@ -124,8 +124,7 @@ impl<'r, 'a> Context<'r, 'a> {
                                 PortMatch::Range(..) => {}
                                 // Ingress: the destination is this endpoint itself.
                                 PortMatch::Named(name) if direction == Direction::Ingress => {
-                                    if let Some(port) = w.resolve_named_port(name, spec.protocol)
-                                    {
+                                    if let Some(port) = w.resolve_named_port(name, spec.protocol) {
                                         fixed.push((n, port, port));
                                     }
                                 }

@@ -12,14 +12,14 @@
 //! atoms it matches (selector index for workloads, a sorted range for CIDRs) and appends
 //! its id, so signatures come out sorted for free.
 
+use super::csr::Csr;
+use super::hash::FastMap;
 use super::rules::{NamedId, PeerId, PeerKey, Rules};
 use super::select::Selector;
 use crate::program::{ANY_IDENTITY, Identity, IdentityId};
 use bulkhead_policy::Inventory;
 use bulkhead_policy::ir::{Entity, Peer};
 use ipnet::Ipv4Net;
-use super::csr::Csr;
-use super::hash::FastMap;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -55,6 +55,9 @@ impl Identities {
 /// identity of thousands of pods) readable. `workloads` still lists them all.
 const DESCRIPTION_PARTS: usize = 8;
 
+/// What tells an atom apart: the peers matching it and the named ports it resolves.
+type Signature<'s> = (&'s [PeerId], &'s [(NamedId, u16)]);
+
 /// The atom of the /32 prefix of `ip`, if listed.
 fn atom_of(nets: &[Ipv4Net], ip: Ipv4Addr) -> Option<usize> {
     nets.binary_search(&Ipv4Net::from(ip)).ok()
@@ -71,7 +74,13 @@ pub(crate) fn build<'a>(
     for (pid, (key, peer)) in rules.peers.iter().enumerate() {
         let pid = pid as PeerId;
         match (key, peer) {
-            (_, Peer::Workloads { namespaces, workloads }) => {
+            (
+                _,
+                Peer::Workloads {
+                    namespaces,
+                    workloads,
+                },
+            ) => {
                 for pos in selector.select(namespaces, workloads.as_ref()) {
                     for &ip in &selector.workloads[pos as usize].ips {
                         match atom_of(&nets, ip) {
@@ -214,7 +223,7 @@ fn assign(
     selector: &Selector<'_>,
     rules: &Rules<'_>,
 ) -> Identities {
-    let mut ids: FastMap<(&[PeerId], &[(NamedId, u16)]), IdentityId> = FastMap::default();
+    let mut ids: FastMap<Signature<'_>, IdentityId> = FastMap::default();
     let mut of_atom = vec![ANY_IDENTITY; nets.len()];
     let mut parts: Vec<Parts> = vec![Parts::default()];
     for a in 0..nets.len() {
@@ -300,7 +309,10 @@ impl Parts {
             "*".to_string()
         } else if names.len() > DESCRIPTION_PARTS {
             let more = names.len() - DESCRIPTION_PARTS;
-            format!("{},... (+{more} more)", names[..DESCRIPTION_PARTS].join(","))
+            format!(
+                "{},... (+{more} more)",
+                names[..DESCRIPTION_PARTS].join(",")
+            )
         } else {
             names.join(",")
         };

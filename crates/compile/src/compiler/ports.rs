@@ -16,8 +16,12 @@ pub(crate) const ALLOW_BIT: u32 = 1 << 31;
 
 /// `(protocol, first, last)` of a rule with no ports: every port of TCP, UDP and SCTP,
 /// and protocol 0, which stands for every other protocol (ICMP, ...), on port 0.
-pub(crate) const EVERYTHING: [(u8, u16, u16); 4] =
-    [(0, 0, 0), (6, 0, u16::MAX), (17, 0, u16::MAX), (132, 0, u16::MAX)];
+pub(crate) const EVERYTHING: [(u8, u16, u16); 4] = [
+    (0, 0, 0),
+    (6, 0, u16::MAX),
+    (17, 0, u16::MAX),
+    (132, 0, u16::MAX),
+];
 
 pub(crate) fn priority(action: Action, global: u32) -> u32 {
     match action {
@@ -47,14 +51,13 @@ impl Seg {
 
 /// Appends, merging with the previous segment when it is adjacent and decides alike.
 fn push(out: &mut Vec<Seg>, s: Seg) {
-    if let Some(prev) = out.last_mut() {
-        if prev.protocol == s.protocol
-            && prev.prio == s.prio
-            && u32::from(prev.last) + 1 == u32::from(s.first)
-        {
-            prev.last = s.last;
-            return;
-        }
+    if let Some(prev) = out.last_mut()
+        && prev.protocol == s.protocol
+        && prev.prio == s.prio
+        && u32::from(prev.last) + 1 == u32::from(s.first)
+    {
+        prev.last = s.last;
+        return;
     }
     out.push(s);
 }

@@ -8,11 +8,11 @@
 //! Peers are interned: the same peer written in many policies (`namespace: prod`) is
 //! resolved to identities once.
 
+use super::hash::FastMap;
+use super::intern::Interner;
 use bulkhead_policy::ir::{Entity, Peer, Policy, PolicySet, PortMatch, Rule};
 use bulkhead_policy::{Direction, Protocol};
 use ipnet::Ipv4Net;
-use super::hash::FastMap;
-use super::intern::Interner;
 
 pub(crate) type PeerId = u32;
 /// Index of an egress named port, interned by (name, protocol).

@@ -7,11 +7,11 @@
 //! inventory carries namespace labels per workload, and grouping on both keeps the
 //! answer exact even if two workloads disagree about their namespace's labels.
 
+use super::hash::FastMap;
 use bulkhead_policy::Workload;
 use bulkhead_policy::ir::NamespaceMatch;
 use bulkhead_policy::model::Labels;
 use bulkhead_policy::selector::LabelSelector;
-use super::hash::FastMap;
 
 /// Workload positions refer to [`Selector::workloads`], which is sorted by workload id.
 pub(crate) struct Selector<'a> {
@@ -95,9 +95,8 @@ impl<'a> Selector<'a> {
             self.scopes.insert(key, scope);
         }
         let scope = &self.scopes[&key];
-        let labels_ok = |pos: u32| {
-            workloads.is_none_or(|s| s.matches(&self.workloads[pos as usize].labels))
-        };
+        let labels_ok =
+            |pos: u32| workloads.is_none_or(|s| s.matches(&self.workloads[pos as usize].labels));
         // A required label's posting list bounds the answer; when one is short, walk it
         // instead of every workload in scope. An absent label means nothing matches.
         let mut shortest: Option<&[u32]> = None;
@@ -177,9 +176,8 @@ mod tests {
         let all = NamespaceMatch::Selector(LabelSelector::everything());
         let mut s = Selector::new(&ws);
         let names: Vec<String> = s.workloads.iter().map(|w| w.id.to_string()).collect();
-        let ids = |v: Vec<u32>| -> Vec<String> {
-            v.iter().map(|&i| names[i as usize].clone()).collect()
-        };
+        let ids =
+            |v: Vec<u32>| -> Vec<String> { v.iter().map(|&i| names[i as usize].clone()).collect() };
         let web = sel(&[("app", "web")]);
         assert_eq!(ids(s.select(&in_x, Some(&web))), ["x/a"]);
         assert_eq!(ids(s.select(&team1, Some(&web))), ["x/a", "y/b"]);

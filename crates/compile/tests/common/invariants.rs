@@ -17,25 +17,39 @@ pub fn assert_well_formed(p: &Program) {
     assert!(!p.identities.is_empty(), "identity 0 is the wildcard");
     let n = p.identities.len() as u32;
     assert!(
-        p.ipcache.contains(&(Ipv4Net::default(), p.identity_of("0.0.0.0".parse().unwrap()))),
+        p.ipcache.contains(&(
+            Ipv4Net::default(),
+            p.identity_of("0.0.0.0".parse().unwrap())
+        )),
         "the ipcache holds 0.0.0.0/0"
     );
     let key = |(net, _): &(Ipv4Net, u32)| (std::cmp::Reverse(net.prefix_len()), net.network());
-    assert!(p.ipcache.windows(2).all(|w| key(&w[0]) < key(&w[1])), "ipcache order");
+    assert!(
+        p.ipcache.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "ipcache order"
+    );
     for id in 1..n {
         assert!(
             p.ipcache.iter().any(|(_, i)| *i == id),
             "identity {id} has no address"
         );
     }
-    assert!(p.ipcache.iter().all(|(net, id)| *id >= 1 && *id < n && *net == net.trunc()));
+    assert!(
+        p.ipcache
+            .iter()
+            .all(|(net, id)| *id >= 1 && *id < n && *net == net.trunc())
+    );
     for (i, e) in p.endpoints.iter().enumerate() {
         assert_eq!(e.index as usize, i, "endpoint indexes are dense");
         assert!(e.identity >= 1 && e.identity < n);
         direction(p, &e.ingress, Direction::Ingress);
         direction(p, &e.egress, Direction::Egress);
     }
-    assert!(p.endpoints.windows(2).all(|w| w[0].workload < w[1].workload));
+    assert!(
+        p.endpoints
+            .windows(2)
+            .all(|w| w[0].workload < w[1].workload)
+    );
 }
 
 fn direction(p: &Program, d: &DirectionProgram, direction: Direction) {
@@ -59,7 +73,11 @@ fn direction(p: &Program, d: &DirectionProgram, direction: Direction) {
                     .any
                     .lookup(e.protocol, start)
                     .is_some_and(|a| a.action == e.action && a.rule == e.rule);
-                assert!(!same, "peer {id} repeats `any` at {}/{start}: {e:?}", e.protocol);
+                assert!(
+                    !same,
+                    "peer {id} repeats `any` at {}/{start}: {e:?}",
+                    e.protocol
+                );
             }
         }
     }
@@ -81,7 +99,10 @@ fn table(p: &Program, t: &PortTable, direction: Direction) {
     }
     for w in t.entries.windows(2) {
         let (a, b) = (&w[0], &w[1]);
-        assert!((a.protocol, a.last) < (b.protocol, b.first), "overlap: {a:?} {b:?}");
+        assert!(
+            (a.protocol, a.last) < (b.protocol, b.first),
+            "overlap: {a:?} {b:?}"
+        );
         let mergeable = a.protocol == b.protocol
             && u32::from(a.last) + 1 == u32::from(b.first)
             && (a.action, a.rule) == (b.action, b.rule);

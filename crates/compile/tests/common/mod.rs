@@ -14,8 +14,7 @@ use bulkhead_policy::ir::{
 use bulkhead_policy::model::NAMESPACE_NAME_LABEL;
 use bulkhead_policy::selector::LabelSelector;
 use bulkhead_policy::{
-    Action, Direction, Inventory, Labels, Location, Mode, NamedPort, Protocol, Workload,
-    WorkloadId,
+    Action, Direction, Inventory, Labels, Location, Mode, NamedPort, Protocol, Workload, WorkloadId,
 };
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
@@ -185,7 +184,11 @@ pub fn set(policies: Vec<Policy>) -> PolicySet {
 }
 
 /// Compiles for every node with the given modes.
-pub fn compile_with(policies: &PolicySet, inv: &Inventory, modes: &BTreeMap<WorkloadId, Mode>) -> Program {
+pub fn compile_with(
+    policies: &PolicySet,
+    inv: &Inventory,
+    modes: &BTreeMap<WorkloadId, Mode>,
+) -> Program {
     let interfaces = BTreeMap::new();
     let program = compile(&Input {
         policies,

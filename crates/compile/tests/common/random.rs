@@ -50,7 +50,10 @@ pub fn case(seed: u64) -> Case {
     let mut policies: Vec<Policy> = Vec::new();
     while policies.len() < count {
         let p = policy(&mut rng);
-        if policies.iter().all(|q| q.name.to_string() != p.name.to_string()) {
+        if policies
+            .iter()
+            .all(|q| q.name.to_string() != p.name.to_string())
+        {
             policies.push(p);
         }
     }
@@ -65,7 +68,14 @@ pub fn case(seed: u64) -> Case {
 pub fn addresses(inv: &Inventory) -> Vec<Ipv4Addr> {
     let mut out: Vec<Ipv4Addr> = inv.workloads.iter().flat_map(|w| w.ips.clone()).collect();
     out.extend(inv.host_ips.iter().copied());
-    for a in ["10.0.0.5", "10.0.0.10", "10.0.0.20", "10.0.0.50", "10.0.0.100", "10.1.2.3"] {
+    for a in [
+        "10.0.0.5",
+        "10.0.0.10",
+        "10.0.0.20",
+        "10.0.0.50",
+        "10.0.0.100",
+        "10.1.2.3",
+    ] {
         out.push(ip(a));
     }
     for a in ["192.168.1.1", "192.168.2.2", "8.8.8.8"] {
@@ -102,7 +112,10 @@ pub fn ports(case: &Case) -> Vec<u16> {
 
 fn inventory(rng: &mut ChaCha8Rng) -> Inventory {
     let namespaces = &NAMESPACES[..rng.random_range(1..=3)];
-    let teams: Vec<&str> = namespaces.iter().map(|_| *["a", "b"].choose(rng).unwrap()).collect();
+    let teams: Vec<&str> = namespaces
+        .iter()
+        .map(|_| *["a", "b"].choose(rng).unwrap())
+        .collect();
     let count = rng.random_range(1..=6);
     let mut used: Vec<u8> = vec![0, 1];
     let mut workloads = Vec::new();
@@ -168,9 +181,14 @@ fn selector(rng: &mut ChaCha8Rng, keys: &[(&str, &[&str])]) -> LabelSelector {
             s.match_labels.insert(key.to_string(), value);
             continue;
         }
-        let operator = *[Operator::In, Operator::NotIn, Operator::Exists, Operator::DoesNotExist]
-            .choose(rng)
-            .unwrap();
+        let operator = *[
+            Operator::In,
+            Operator::NotIn,
+            Operator::Exists,
+            Operator::DoesNotExist,
+        ]
+        .choose(rng)
+        .unwrap();
         let values = match operator {
             Operator::In | Operator::NotIn => [value].into(),
             Operator::Exists | Operator::DoesNotExist => Default::default(),
@@ -189,8 +207,10 @@ const WORKLOAD_KEYS: [(&str, &[&str]); 3] = [
     ("app", &["web", "db"]),
     ("tier", &["1", "2"]),
 ];
-const NAMESPACE_KEYS: [(&str, &[&str]); 2] =
-    [(NAMESPACE_NAME_LABEL, &["x", "y", "z"]), ("team", &["a", "b"])];
+const NAMESPACE_KEYS: [(&str, &[&str]); 2] = [
+    (NAMESPACE_NAME_LABEL, &["x", "y", "z"]),
+    ("team", &["a", "b"]),
+];
 
 fn namespaces(rng: &mut ChaCha8Rng) -> NamespaceMatch {
     if rng.random_bool(0.4) {
@@ -202,8 +222,8 @@ fn namespaces(rng: &mut ChaCha8Rng) -> NamespaceMatch {
 
 fn policy(rng: &mut ChaCha8Rng) -> Policy {
     let kubernetes = rng.random_bool(0.5);
-    let namespace = (kubernetes || rng.random_bool(0.6))
-        .then(|| NAMESPACES.choose(rng).unwrap().to_string());
+    let namespace =
+        (kubernetes || rng.random_bool(0.6)).then(|| NAMESPACES.choose(rng).unwrap().to_string());
     let subject = Subject {
         namespaces: match &namespace {
             Some(ns) => NamespaceMatch::Named(ns.clone()),
@@ -262,9 +282,7 @@ fn peer(rng: &mut ChaCha8Rng) -> Peer {
     match rng.random_range(0..10) {
         0..5 => Peer::Workloads {
             namespaces: namespaces(rng),
-            workloads: rng
-                .random_bool(0.8)
-                .then(|| selector(rng, &WORKLOAD_KEYS)),
+            workloads: rng.random_bool(0.8).then(|| selector(rng, &WORKLOAD_KEYS)),
         },
         5..9 => {
             let n = net(NETS.choose(rng).unwrap());
