@@ -148,7 +148,7 @@ impl<'r, 'a> Context<'r, 'a> {
         }
         let any = ports::resolve(wildcard);
         specific.sort_unstable_by_key(|(id, _)| *id);
-        let mut peers = BTreeMap::new();
+        let mut peers = Vec::new();
         for group in specific.chunk_by(|a, b| a.0 == b.0) {
             segs.clear();
             segs.extend(group.iter().map(|(_, s)| *s));
@@ -156,13 +156,14 @@ impl<'r, 'a> Context<'r, 'a> {
             ports::overlay_diff_into(&any, resolved, diff);
             if !diff.is_empty() {
                 let entries = ports::entries(diff, self.rule_ids);
-                peers.insert(group[0].0, PortTable { entries });
+                peers.push((group[0].0, PortTable { entries }));
             }
         }
         DirectionProgram {
             isolated: true,
             default_rule: 0,
-            peers,
+            // Already in identity order: the map is bulk-built, not grown by inserts.
+            peers: BTreeMap::from_iter(peers),
             any: PortTable {
                 entries: ports::entries(&any, self.rule_ids),
             },

@@ -12,6 +12,8 @@
 //! atoms it matches (selector index for workloads, a sorted range for CIDRs) and appends
 //! its id, so signatures come out sorted for free.
 
+mod describe;
+
 use super::csr::Csr;
 use super::hash::FastMap;
 use super::rules::{NamedId, PeerId, PeerKey, Rules};
@@ -19,18 +21,19 @@ use super::select::Selector;
 use crate::program::{ANY_IDENTITY, Identity, IdentityId};
 use bulkhead_policy::Inventory;
 use bulkhead_policy::ir::{Entity, Peer};
+use describe::Parts;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Default)]
-struct Atom {
+pub(super) struct Atom {
     /// The workload (selector position) owning this /32, the first in inventory order.
-    owner: Option<u32>,
-    host: bool,
+    pub owner: Option<u32>,
+    pub host: bool,
     /// The longer listed prefixes cover the whole prefix: no address ever lands here.
-    empty: bool,
-    world: bool,
+    pub empty: bool,
+    pub world: bool,
 }
 
 pub(crate) struct Identities {
@@ -50,10 +53,6 @@ impl Identities {
         self.identities.len() - 1
     }
 }
-
-/// Most identities name a few workloads; a cap keeps huge ones (a namespace-wide
-/// identity of thousands of pods) readable. `workloads` still lists them all.
-const DESCRIPTION_PARTS: usize = 8;
 
 /// What tells an atom apart: the peers matching it and the named ports it resolves.
 type Signature<'s> = (&'s [PeerId], &'s [(NamedId, u16)]);
@@ -266,59 +265,5 @@ fn assign(
         peer_sets: Csr::from_pairs(rules.peers.len(), peer_pairs),
         named: Csr::from_pairs(rules.named.len(), named_pairs),
         workload_identity,
-    }
-}
-
-/// What one identity's regions are, for its description.
-#[derive(Clone, Default)]
-struct Parts {
-    workloads: Vec<u32>,
-    host: bool,
-    nets: Vec<Ipv4Net>,
-    world: bool,
-}
-
-impl Parts {
-    fn add(&mut self, net: &Ipv4Net, atom: &Atom) {
-        if let Some(pos) = atom.owner {
-            self.workloads.push(pos);
-        }
-        self.host |= atom.host;
-        if atom.owner.is_none() && !atom.host {
-            if net.prefix_len() == 0 {
-                self.world = true;
-            } else {
-                self.nets.push(*net);
-            }
-        }
-    }
-
-    fn finish(mut self, selector: &Selector<'_>) -> Identity {
-        self.workloads.sort_unstable();
-        self.workloads.dedup();
-        let workloads: Vec<_> = self
-            .workloads
-            .iter()
-            .map(|&p| selector.workloads[p as usize].id.clone())
-            .collect();
-        let mut names: Vec<String> = workloads.iter().map(ToString::to_string).collect();
-        names.extend(self.host.then(|| "host".to_string()));
-        names.extend(self.nets.iter().map(ToString::to_string));
-        names.extend(self.world.then(|| "world".to_string()));
-        let description = if names.is_empty() {
-            "*".to_string()
-        } else if names.len() > DESCRIPTION_PARTS {
-            let more = names.len() - DESCRIPTION_PARTS;
-            format!(
-                "{},... (+{more} more)",
-                names[..DESCRIPTION_PARTS].join(",")
-            )
-        } else {
-            names.join(",")
-        };
-        Identity {
-            description,
-            workloads,
-        }
     }
 }

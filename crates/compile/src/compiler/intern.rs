@@ -8,15 +8,29 @@
 //! string (every string length-prefixed) makes hash and equality one pass over
 //! contiguous bytes, exactly as discriminating as the structure itself.
 
-use super::hash::FastMap;
+use super::hash::FxHasher;
 use bulkhead_policy::ir::{Entity, NamespaceMatch, Peer};
 use bulkhead_policy::selector::{LabelSelector, Operator};
 use ipnet::Ipv4Net;
+use std::hash::Hasher;
 
+/// An open-addressing table over one byte arena: probing compares a stored hash
+/// first and then contiguous arena bytes, never a separately allocated key.
 #[derive(Default)]
 pub(crate) struct Interner {
-    ids: FastMap<Box<[u8]>, u32>,
+    arena: Vec<u8>,
+    /// Power-of-two sized; `None` is an empty slot.
+    slots: Vec<Option<Slot>>,
+    len: usize,
     buf: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    start: usize,
+    end: usize,
+    id: u32,
 }
 
 impl Interner {
@@ -24,11 +38,50 @@ impl Interner {
     pub fn intern(&mut self, peer: &Peer, next: u32) -> u32 {
         self.buf.clear();
         encode(peer, &mut self.buf);
-        if let Some(&id) = self.ids.get(self.buf.as_slice()) {
-            return id;
+        let mut h = FxHasher::default();
+        h.write(&self.buf);
+        let hash = h.finish();
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
         }
-        self.ids.insert(self.buf.as_slice().into(), next);
+        let mut i = self.home(hash);
+        loop {
+            match self.slots[i] {
+                Some(s) if s.hash == hash && self.arena[s.start..s.end] == self.buf[..] => {
+                    return s.id;
+                }
+                Some(_) => i = (i + 1) & (self.slots.len() - 1),
+                None => break,
+            }
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(&self.buf);
+        self.slots[i] = Some(Slot {
+            hash,
+            start,
+            end: self.arena.len(),
+            id: next,
+        });
+        self.len += 1;
         next
+    }
+
+    /// The first slot to probe. FxHash mixes into the high bits, so index by those.
+    fn home(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (hash >> (64 - bits)) as usize
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![None; size]);
+        for s in old.into_iter().flatten() {
+            let mut i = self.home(s.hash);
+            while self.slots[i].is_some() {
+                i = (i + 1) & (size - 1);
+            }
+            self.slots[i] = Some(s);
+        }
     }
 }
 
@@ -126,6 +179,17 @@ mod tests {
                     .collect(),
                 match_expressions: vec![],
             }),
+        }
+    }
+
+    #[test]
+    fn the_table_grows_without_losing_entries() {
+        let mut i = Interner::default();
+        for n in 0..1000u32 {
+            assert_eq!(i.intern(&pod("x", &[("app", &n.to_string())]), n), n);
+        }
+        for n in 0..1000u32 {
+            assert_eq!(i.intern(&pod("x", &[("app", &n.to_string())]), 5000), n);
         }
     }
 

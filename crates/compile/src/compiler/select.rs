@@ -48,14 +48,21 @@ impl<'a> Selector<'a> {
             position[i] = pos;
             workloads.push(w);
             let key = (w.id.namespace.as_str(), &w.namespace_labels);
-            let g = *group_ids.entry(key).or_insert_with(|| {
-                groups.push(Group {
-                    namespace: key.0,
-                    labels: key.1,
-                    members: Vec::new(),
-                });
-                (groups.len() - 1) as u32
-            });
+            // In id order a namespace's workloads are neighbours: try the last group
+            // before hashing the labels.
+            let g = match groups.last() {
+                Some(last) if last.namespace == key.0 && last.labels == key.1 => {
+                    (groups.len() - 1) as u32
+                }
+                _ => *group_ids.entry(key).or_insert_with(|| {
+                    groups.push(Group {
+                        namespace: key.0,
+                        labels: key.1,
+                        members: Vec::new(),
+                    });
+                    (groups.len() - 1) as u32
+                }),
+            };
             groups[g as usize].members.push(pos);
             group_of.push(g);
             for (k, v) in &w.labels {

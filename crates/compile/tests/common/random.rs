@@ -5,14 +5,16 @@
 //! world and host entities, numeric, `endPort`, protocol-wide and named ports (some of
 //! which no workload defines), absent peers and ports, and empty rule lists.
 
-use super::{ip, labels, net};
+mod inventory;
+
+use super::{ip, net};
 use bulkhead_policy::ir::{
     Entity, NamespaceMatch, Peer, Policy, PolicyKind, PolicyName, PolicySet, PortMatch, PortSpec,
     Rule, Subject,
 };
 use bulkhead_policy::model::NAMESPACE_NAME_LABEL;
 use bulkhead_policy::selector::{LabelSelector, Operator, Requirement};
-use bulkhead_policy::{Action, Inventory, Location, NamedPort, Protocol, Workload, WorkloadId};
+use bulkhead_policy::{Action, Inventory, Location, Protocol};
 use ipnet::Ipv4Net;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -24,10 +26,10 @@ pub struct Case {
     pub inventory: Inventory,
 }
 
-const NAMESPACES: [&str; 3] = ["x", "y", "z"];
-const NAMES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
-const PORT_NAMES: [&str; 4] = ["http", "dns", "metrics", "nope"];
-const PORT_NUMBERS: [u16; 7] = [0, 53, 80, 81, 8080, 9090, 65535];
+pub(super) const NAMESPACES: [&str; 3] = ["x", "y", "z"];
+pub(super) const NAMES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+pub(super) const PORT_NAMES: [&str; 4] = ["http", "dns", "metrics", "nope"];
+pub(super) const PORT_NUMBERS: [u16; 7] = [0, 53, 80, 81, 8080, 9090, 65535];
 /// Nested and overlapping prefixes around the lab subnet 10.0.0.0/26, plus outside ones.
 const NETS: [&str; 11] = [
     "10.0.0.0/26",
@@ -45,7 +47,7 @@ const NETS: [&str; 11] = [
 
 pub fn case(seed: u64) -> Case {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let inventory = inventory(&mut rng);
+    let inventory = inventory::inventory(&mut rng);
     let count = rng.random_range(1..=4);
     let mut policies: Vec<Policy> = Vec::new();
     while policies.len() < count {
@@ -110,65 +112,7 @@ pub fn ports(case: &Case) -> Vec<u16> {
     out
 }
 
-fn inventory(rng: &mut ChaCha8Rng) -> Inventory {
-    let namespaces = &NAMESPACES[..rng.random_range(1..=3)];
-    let teams: Vec<&str> = namespaces
-        .iter()
-        .map(|_| *["a", "b"].choose(rng).unwrap())
-        .collect();
-    let count = rng.random_range(1..=6);
-    let mut used: Vec<u8> = vec![0, 1];
-    let mut workloads = Vec::new();
-    for name in &NAMES[..count] {
-        let n = rng.random_range(0..namespaces.len());
-        let mut ips = Vec::new();
-        for _ in 0..if rng.random_bool(0.15) { 2 } else { 1 } {
-            let mut last = rng.random_range(2..=40);
-            while used.contains(&last) {
-                last = rng.random_range(2..=40);
-            }
-            used.push(last);
-            // Now and then a workload outside the cluster CIDRs: `world` covers it too.
-            let third = if rng.random_bool(0.08) { 2 } else { 0 };
-            ips.push(Ipv4Addr::new(10, 0, third, last));
-        }
-        let mut l = vec![("pod", *name), ("app", *["web", "db"].choose(rng).unwrap())];
-        if rng.random_bool(0.5) {
-            l.push(("tier", *["1", "2"].choose(rng).unwrap()));
-        }
-        let ports = (0..rng.random_range(0..=3))
-            .map(|_| NamedPort {
-                name: Some(PORT_NAMES[..3].choose(rng).unwrap().to_string())
-                    .filter(|_| rng.random_bool(0.8)),
-                port: *PORT_NUMBERS[1..6].choose(rng).unwrap(),
-                protocol: protocol(rng),
-            })
-            .collect();
-        workloads.push(Workload {
-            id: WorkloadId::new(namespaces[n], *name),
-            labels: labels(&l),
-            namespace_labels: labels(&[(NAMESPACE_NAME_LABEL, namespaces[n]), ("team", teams[n])]),
-            ips,
-            ports,
-            node: None,
-        });
-    }
-    let mut cluster_cidrs = vec![net("10.0.0.0/26")];
-    if rng.random_bool(0.3) {
-        cluster_cidrs.push(net("192.168.1.0/24"));
-    }
-    let mut host_ips = vec![ip("10.0.0.1")];
-    if rng.random_bool(0.3) {
-        host_ips.push(ip("10.0.0.63"));
-    }
-    Inventory {
-        workloads,
-        cluster_cidrs,
-        host_ips,
-    }
-}
-
-fn protocol(rng: &mut ChaCha8Rng) -> Protocol {
+pub(super) fn protocol(rng: &mut ChaCha8Rng) -> Protocol {
     *Protocol::ALL.choose(rng).unwrap()
 }
 
