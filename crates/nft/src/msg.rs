@@ -28,10 +28,12 @@ impl Batch {
     }
 
     /// Writes one nf_tables message for the `inet` family; `body` adds its attributes.
-    /// Every message asks for an acknowledgement, so each one's fate is known.
+    /// The kernel answers a message only if it fails (with its sequence number); an
+    /// acknowledgement per message would cost one socket buffer each, which a
+    /// 100k-message batch cannot afford. Success is the commit's acknowledgement.
     pub fn msg(&mut self, kind: u16, flags: u16, what: impl Into<String>, body: impl FnOnce(&mut Attrs)) {
         let ty = (sys::NFNL_SUBSYS_NFTABLES << 8) | kind;
-        let flags = flags | sys::NLM_F_REQUEST | sys::NLM_F_ACK;
+        let flags = flags | sys::NLM_F_REQUEST;
         self.header(ty, flags, sys::NFPROTO_INET, what);
         self.buf.extend_from_slice(&[0, 0]); // res_id
         let start = self.current_start();
@@ -39,9 +41,12 @@ impl Batch {
         self.patch_len(start);
     }
 
-    /// Closes the batch and returns its bytes.
+    /// Closes the batch and returns its bytes. The end message asks for an
+    /// acknowledgement: the kernel (6.10 and later) sends it once the transaction is
+    /// committed, so it proves the whole batch is in force.
     pub fn finish(mut self) -> Finished {
-        self.header(sys::NFNL_MSG_BATCH_END, sys::NLM_F_REQUEST, 0, "commit the transaction");
+        let flags = sys::NLM_F_REQUEST | sys::NLM_F_ACK;
+        self.header(sys::NFNL_MSG_BATCH_END, flags, 0, "commit the transaction");
         self.buf.extend_from_slice(&sys::NFNL_SUBSYS_NFTABLES.to_be_bytes()[..]);
         self.end_header_fix();
         Finished {
@@ -93,9 +98,10 @@ impl Finished {
         self.what.get(i).map(String::as_str)
     }
 
-    /// Messages that ask for an acknowledgement (all but the framing).
-    pub fn acked(&self) -> usize {
-        self.what.len().saturating_sub(2)
+    /// The sequence number of the commit (the batch end), whose acknowledgement
+    /// proves the transaction is in force.
+    pub fn commit_seq(&self) -> u32 {
+        self.first_seq + self.what.len() as u32 - 1
     }
 }
 
@@ -180,7 +186,7 @@ mod tests {
         assert_eq!(len, 40);
         assert_eq!(f.describe(8), Some("add table"));
         assert_eq!(f.describe(9), Some("commit the transaction"));
-        assert_eq!(f.acked(), 1);
+        assert_eq!(f.commit_seq(), 9);
         // The nested attribute carries the NESTED flag.
         let nest_ty = u16::from_ne_bytes([f.bytes[50], f.bytes[51]]);
         assert_eq!(nest_ty, sys::TABLE_USERDATA | sys::NLA_F_NESTED);

@@ -1,8 +1,10 @@
 //! The netfilter netlink socket: one `send` per batch, then every answer is checked.
 //!
 //! nfnetlink processes a batch synchronously inside `sendmsg`, so by the time `send`
-//! returns every acknowledgement and error is already queued on the socket: reading
-//! them without blocking until the queue is empty sees all of them.
+//! returns every answer is already queued on the socket: reading them without blocking
+//! until the queue is empty sees all of them. Every message that fails is answered with
+//! its error (and the kernel aborts the whole transaction); a batch that commits is
+//! answered by the acknowledgement of its end message.
 
 use crate::Error;
 use crate::msg::Finished;
@@ -71,10 +73,11 @@ impl Socket {
     /// has aborted the whole transaction: nothing changed.
     pub fn commit(&mut self, batch: &Finished) -> Result<(), Error> {
         self.next_seq = self.next_seq.wrapping_add(batch.what.len() as u32 + 1);
-        // A datagram must fit the send buffer whole; acks (~36 bytes each, more with
-        // error text) must fit the receive buffer. Forcing sizes needs CAP_NET_ADMIN.
+        // A datagram must fit the send buffer whole; the answers (errors of failing
+        // messages, the commit's ack) must fit the receive buffer. Forcing sizes needs
+        // CAP_NET_ADMIN.
         let snd = (batch.bytes.len() * 2 + (1 << 16)).min(i32::MAX as usize / 2);
-        let rcv = (batch.what.len() * 256 + (1 << 20)).min(i32::MAX as usize / 2);
+        let rcv = 1 << 22;
         let io = |what: &str, e: Errno| Error::Io(what.to_string(), std::io::Error::from(e));
         setsockopt(&self.fd, sockopt::SndBufForce, &snd)
             .map_err(|e| io("cannot size the netlink send buffer", e))?;
@@ -94,7 +97,6 @@ impl Socket {
             )));
         }
         let answers = self.drain()?;
-        let mut acked = 0;
         for a in &answers {
             if a.errno != 0 {
                 let what = batch.describe(a.seq).unwrap_or("an unknown message");
@@ -104,15 +106,11 @@ impl Socket {
                     detail: a.message.clone().unwrap_or_default(),
                 });
             }
-            if batch.describe(a.seq).is_some() {
-                acked += 1;
-            }
         }
-        if acked < batch.acked() {
-            return Err(Error::Protocol(format!(
-                "the kernel acknowledged {acked} of {} messages",
-                batch.acked()
-            )));
+        if !answers.iter().any(|a| a.seq == batch.commit_seq()) {
+            return Err(Error::Protocol(
+                "no error, but no acknowledgement of the commit either (this needs Linux 6.10 or later)".into(),
+            ));
         }
         Ok(())
     }
