@@ -54,7 +54,8 @@ pub struct Policy {
     pub subject: Subject,
     /// `None`: the policy does not isolate this direction. `Some(rules)`: every selected
     /// workload is default-deny in this direction, except for what the rules allow
-    /// (an empty list denies everything).
+    /// (an empty list denies everything). How the rules of all policies isolating a
+    /// workload combine (deny beats allow) is written down in [`crate::eval`].
     pub ingress: Option<Vec<Rule>>,
     pub egress: Option<Vec<Rule>>,
 }
@@ -89,7 +90,8 @@ pub struct Rule {
     /// Position in its direction's list, as written (the `[i]` of `ingress[i]`).
     pub index: usize,
     pub action: Action,
-    /// `None`: every peer, inside or outside the cluster.
+    /// `None`: every peer, inside or outside the cluster. `Some` of an empty list matches
+    /// no peer (a Kubernetes rule whose peers were all IPv6 blocks).
     pub peers: Option<Vec<Peer>>,
     /// `None`: every port of every protocol.
     pub ports: Option<Vec<PortSpec>>,

@@ -3,7 +3,7 @@
 //! serde-based YAML loaders only know locations for syntax errors; a firewall
 //! must also say *which field* of *which line* holds a bad CIDR. So files are
 //! first read into this small spanned tree (with `saphyr-parser`), and the
-//! typed readers in [`crate::k8s`], [`crate::native`] and [`crate::lab`] walk
+//! typed readers (the private `k8s` and `native` modules, and [`crate::lab`]) walk
 //! it, reporting problems at the node they concern.
 
 use crate::diag::{Diagnostic, Location};

@@ -20,6 +20,13 @@ pub enum PolicyCommand {
     /// The reference evaluator's verdict for every pair of lab workloads, on every port
     /// the destination listens on: what `lab probe` must observe after `enforce`.
     Eval(EvalArgs),
+    /// Store policies on a server (validated here first), which puts them in force on
+    /// every agent.
+    Apply(super::policy_remote::ApplyArgs),
+    /// Delete stored policies by name (all or none).
+    Delete(super::policy_remote::DeleteArgs),
+    /// List the policies stored on a server.
+    List(super::policy_remote::ListArgs),
 }
 
 #[derive(Args)]
@@ -49,6 +56,7 @@ pub struct EvalArgs {
     /// Only this protocol.
     #[arg(long, value_enum, ignore_case = true)]
     protocol: Option<ProbeProtocol>,
+    /// Output format: a JSON array of records, or one matrix per port/protocol.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     output: Format,
 }
@@ -75,6 +83,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<()> {
     match cmd {
         PolicyCommand::Check(a) => check(a),
         PolicyCommand::Eval(a) => eval(a),
+        PolicyCommand::Apply(a) => super::policy_remote::apply(a),
+        PolicyCommand::Delete(a) => super::policy_remote::delete(a),
+        PolicyCommand::List(a) => super::policy_remote::list(a),
     }
 }
 
