@@ -29,6 +29,18 @@ enum Command {
     Policy(cmd::policy::PolicyCommand),
     /// Compile policies for a lab's workloads and put them in force in the kernel.
     Enforce(cmd::enforce::EnforceArgs),
+    /// The control plane: stores policies, modes and flows; serves the API.
+    Server(cmd::server::ServerArgs),
+    /// Print recorded (and, with --follow, live) flows from a server.
+    Observe(cmd::observe::ObserveArgs),
+    /// Print the connection graph from a server.
+    Graph(cmd::graph::GraphArgs),
+    /// Manage API tokens on a server.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
+    /// The workloads a server knows, and their modes.
+    #[command(subcommand)]
+    Workload(cmd::workload::WorkloadCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +50,11 @@ fn main() -> ExitCode {
         Command::Lab(c) => cmd::lab::run(c),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Enforce(a) => cmd::enforce::run(a),
+        Command::Server(a) => cmd::server::run(a),
+        Command::Observe(a) => cmd::observe::run(a),
+        Command::Graph(a) => cmd::graph::run(a),
+        Command::Token(c) => cmd::token::run(c),
+        Command::Workload(c) => cmd::workload::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,9 +62,8 @@ impl Core {
             let name = p.policy.name.to_string();
             let old = stored.get(&name);
             let change = match old {
-                Some(o) if o.source == p.source && o.kind == p.policy.kind && o.file == p.file => {
-                    Change::Unchanged
-                }
+                // The version follows the content: the same text from another path is unchanged.
+                Some(o) if o.source == p.source && o.kind == p.policy.kind => Change::Unchanged,
                 Some(_) => Change::Updated,
                 None => Change::Created,
             };
