@@ -41,7 +41,7 @@ fn small(mode: Mode) -> Program {
     i0.peers.insert(
         3,
         PortTable {
-            entries: vec![entry(6, 80, 81, Action::Allow, 2), entry(6, 23, 23, Action::Deny, 4)],
+            entries: vec![entry(6, 23, 23, Action::Deny, 4), entry(6, 80, 81, Action::Allow, 2)],
         },
     );
     i0.any.entries = vec![entry(6, 23, 23, Action::Deny, 4), entry(17, 53, 53, Action::Allow, 3)];
@@ -221,7 +221,8 @@ fn interpreted_ruleset_agrees_with_program_check() {
 fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
     let p = small(Mode::Enforce);
     let rs = nft::build(&p, &Stamps::next(None, &p, 1));
-    let all = nft::diff(&Ruleset::default(), &rs).unwrap();
+    let empty = Ruleset::default();
+    let all = nft::diff(&empty, &rs).unwrap();
     assert_eq!(all.add_maps.len(), rs.maps.len());
     assert_eq!(all.add_chains.len(), rs.chains.len());
     assert_eq!(all.elements_written(), rs.element_count());
