@@ -1,1 +1,144 @@
-//! The eBPF backend: TC programs loaded, attached, pinned and fed with maps; ring-buffer flow events.
+//! The eBPF backend: Bulkhead's TC programs (crate `ebpf/`, embedded by `build.rs`)
+//! attached with TCX to each workload's host-side veth, fed with the map entries of
+//! [`bulkhead_compile::ebpf`], pinned so that enforcement outlives the process.
+//!
+//! # Design as built
+//!
+//! - **Check points.** A veth's TC ingress sees what the workload sends: its egress
+//!   check. Its TC egress sees what the workload receives: its ingress check. A
+//!   connection between two local workloads is checked at both ends, like
+//!   [`Program::check`](bulkhead_compile::Program::check).
+//! - **Lookups** (per new connection): ipcache LPM (address → identity), then the
+//!   policy LPM keyed (slot, direction, protocol, endpoint, identity, port prefix) for
+//!   the peer's identity, then for the wildcard identity, then the endpoint's default.
+//!   Cost depends on key width, not on the number of rules.
+//! - **State.** A per-check-point conntrack LRU: packets of an admitted connection,
+//!   and its replies, pass without a lookup and are counted.
+//! - **Atomic changes** ([`slot`], [`EbpfDataplane::apply`]): the policy maps hold two
+//!   slots; a packet reads the generation once and uses slot `generation & 1`. An apply
+//!   writes the difference into the inactive slot, flips the generation (the instant
+//!   the new program is in force), waits for an RCU grace period so no packet still
+//!   reads the old slot ([`sys::Grace`]), then writes the same difference there.
+//! - **Pins and takeover** ([`pins`], [`attach`]): maps and TCX links live under
+//!   `/sys/fs/bpf/bulkhead/{node netns}/`; a new process reuses the maps and swaps its
+//!   program into the existing links atomically, never detaching.
+//! - **Flow events** ([`EbpfFlows`]): a ring buffer with one event per admitted
+//!   connection and one per dropped packet; events that find it full are counted per
+//!   CPU and reported by [`FlowSource::lost`](bulkhead_dataplane::FlowSource::lost).
+
+mod attach;
+pub mod conntrack;
+mod dataplane;
+mod flows;
+mod maps;
+mod object;
+pub mod pins;
+mod slot;
+pub mod sys;
+
+pub use conntrack::{Connection, connections};
+pub use dataplane::{EbpfDataplane, remove_pins};
+pub use flows::{EbpfFlows, decode};
+pub use pins::{Hook, PinDir};
+
+use std::io;
+
+/// Everything that can go wrong between compiled map entries and the kernel.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("cannot load the eBPF object: {0}")]
+    Load(String),
+    #[error("{what}: {source}")]
+    Map {
+        what: String,
+        source: aya::maps::MapError,
+    },
+    #[error("{what}: {source}")]
+    Program {
+        what: String,
+        source: aya::programs::ProgramError,
+    },
+    #[error("{what}: {source}")]
+    Link {
+        what: String,
+        source: aya::programs::links::LinkError,
+    },
+    #[error("{what}: {source}")]
+    Pin {
+        what: String,
+        source: aya::pin::PinError,
+    },
+    #[error("cannot enter network namespace {path}: {source}")]
+    Netns { path: String, source: io::Error },
+    #[error("interface {interface} does not exist in network namespace {netns}")]
+    NoInterface { interface: String, netns: String },
+    #[error("interface {interface} is given to both {first} and {second}")]
+    SharedInterface {
+        interface: String,
+        first: String,
+        second: String,
+    },
+    #[error(transparent)]
+    Compile(#[from] bulkhead_compile::ebpf::EbpfError),
+    #[error("another process manages the eBPF state in {dir}; stop it first")]
+    Busy { dir: String },
+    #[error(
+        "the pinned map {path} has layout {found}, this build expects {expected}; remove the node's eBPF state (`bulkhead lab down`) first"
+    )]
+    Incompatible {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("this dataplane was removed; open it again to enforce")]
+    Removed,
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+    pub(crate) fn map(what: impl Into<String>, source: aya::maps::MapError) -> Error {
+        Error::Map {
+            what: what.into(),
+            source,
+        }
+    }
+    pub(crate) fn program(what: impl Into<String>, source: aya::programs::ProgramError) -> Error {
+        Error::Program {
+            what: what.into(),
+            source,
+        }
+    }
+    pub(crate) fn link(what: impl Into<String>, source: aya::programs::links::LinkError) -> Error {
+        Error::Link {
+            what: what.into(),
+            source,
+        }
+    }
+    pub(crate) fn pin(what: impl Into<String>, source: aya::pin::PinError) -> Error {
+        Error::Pin {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for bulkhead_dataplane::Error {
+    fn from(e: Error) -> Self {
+        use bulkhead_dataplane::Error as D;
+        match e {
+            Error::Netns { path, source } => D::Netns { path, source },
+            Error::Io { what, source } => D::Kernel { what, source },
+            e => D::Backend {
+                what: "ebpf".into(),
+                message: e.to_string(),
+            },
+        }
+    }
+}

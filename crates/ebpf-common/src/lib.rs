@@ -34,9 +34,9 @@ pub mod names {
     /// Every map the programs declare, in a fixed order.
     pub const ALL: [&str; 7] = [CONFIG, IPCACHE, ENDPOINTS, POLICY, CONNTRACK, EVENTS, LOST];
     /// The program attached to a host-side veth's TC ingress: the workload's egress.
-    pub const PROG_FROM_WORKLOAD: &str = "bulkhead_from_workload";
+    pub const PROG_FROM_WORKLOAD: &str = "bh_from_wl";
     /// The program attached to a host-side veth's TC egress: the workload's ingress.
-    pub const PROG_TO_WORKLOAD: &str = "bulkhead_to_workload";
+    pub const PROG_TO_WORKLOAD: &str = "bh_to_wl";
 }
 
 /// Map capacities, shared by the map definitions and by the compiler's validation, so

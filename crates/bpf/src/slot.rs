@@ -1,0 +1,156 @@
+//! One generation slot's contents as user space models them, and bringing a slot in
+//! line with the desired contents by writing only the differences.
+//!
+//! Policy entries are grouped per endpoint id behind an `Arc`: an endpoint whose
+//! entries did not change shares the very same `Arc` between the desired state and
+//! both slots, so its diff costs one pointer comparison. That is what keeps one
+//! workload's update at the cost of that workload's entries, whatever the node holds.
+
+use crate::Error;
+use crate::maps::{Maps, endpoint_key, ipcache_key, policy_key};
+use bulkhead_compile::ebpf::PolicyEntry;
+use bulkhead_ebpf_common::{EndpointValue, IpcacheValue, PolicyValue};
+use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+pub type Entries = BTreeMap<PolicyEntry, PolicyValue>;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    pub ipcache: BTreeMap<Ipv4Net, u32>,
+    /// By ifindex.
+    pub endpoints: BTreeMap<u32, EndpointValue>,
+    /// By endpoint id.
+    pub policy: BTreeMap<u32, Arc<Entries>>,
+}
+
+impl Slot {
+    pub fn policy_entries(&self) -> usize {
+        self.policy.values().map(|e| e.len()).sum()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub written: usize,
+    pub removed: usize,
+}
+
+/// Makes slot `slot` of the maps (modelled by `have`) equal `want`. `have` follows
+/// every successful write, so after an error it still says exactly what the kernel
+/// holds and a later call finishes the job.
+pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<Counts, Error> {
+    let mut n = Counts::default();
+    // Policy first removes, then adds, so a full map never blocks a replacement.
+    let ids: BTreeSet<u32> = have
+        .policy
+        .keys()
+        .chain(want.policy.keys())
+        .copied()
+        .collect();
+    for id in ids {
+        let (old, new) = (have.policy.get(&id), want.policy.get(&id));
+        if let (Some(a), Some(b)) = (old, new) {
+            if Arc::ptr_eq(a, b) {
+                continue;
+            }
+        }
+        let empty = Entries::new();
+        let old_entries = old.map_or(&empty, |a| a.as_ref());
+        let new_entries = new.map_or(&empty, |b| b.as_ref());
+        let mut cur = old_entries.clone();
+        let result = policy_diff(maps, slot, id, &mut cur, new_entries, &mut n);
+        match (result, new) {
+            (Ok(()), Some(b)) => {
+                have.policy.insert(id, Arc::clone(b));
+            }
+            (Ok(()), None) => {
+                have.policy.remove(&id);
+            }
+            (Err(e), _) => {
+                have.policy.insert(id, Arc::new(cur));
+                return Err(e);
+            }
+        }
+    }
+    // Endpoints: a removed endpoint's entries are gone already; a new one's are there.
+    let gone: Vec<u32> = have
+        .endpoints
+        .keys()
+        .filter(|k| !want.endpoints.contains_key(k))
+        .copied()
+        .collect();
+    for ifindex in gone {
+        maps.endpoints
+            .remove(&endpoint_key(slot, ifindex))
+            .map_err(|e| Error::map("delete from BH_ENDPOINTS", e))?;
+        have.endpoints.remove(&ifindex);
+        n.removed += 1;
+    }
+    for (&ifindex, v) in &want.endpoints {
+        if have.endpoints.get(&ifindex) != Some(v) {
+            maps.endpoints
+                .insert(endpoint_key(slot, ifindex), v, 0)
+                .map_err(|e| Error::map("write BH_ENDPOINTS", e))?;
+            have.endpoints.insert(ifindex, *v);
+            n.written += 1;
+        }
+    }
+    let gone: Vec<Ipv4Net> = have
+        .ipcache
+        .keys()
+        .filter(|k| !want.ipcache.contains_key(k))
+        .copied()
+        .collect();
+    for net in gone {
+        maps.ipcache
+            .remove(&ipcache_key(slot, &net))
+            .map_err(|e| Error::map("delete from BH_IPCACHE", e))?;
+        have.ipcache.remove(&net);
+        n.removed += 1;
+    }
+    for (net, &identity) in &want.ipcache {
+        if have.ipcache.get(net) != Some(&identity) {
+            maps.ipcache
+                .insert(&ipcache_key(slot, net), IpcacheValue { identity }, 0)
+                .map_err(|e| Error::map("write BH_IPCACHE", e))?;
+            have.ipcache.insert(*net, identity);
+            n.written += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Brings one endpoint's entries from `cur` to `want`, updating `cur` as it goes.
+fn policy_diff(
+    maps: &mut Maps,
+    slot: u8,
+    id: u32,
+    cur: &mut Entries,
+    want: &Entries,
+    n: &mut Counts,
+) -> Result<(), Error> {
+    let gone: Vec<PolicyEntry> = cur
+        .keys()
+        .filter(|k| !want.contains_key(k))
+        .copied()
+        .collect();
+    for k in gone {
+        maps.policy
+            .remove(&policy_key(slot, id, &k))
+            .map_err(|e| Error::map("delete from BH_POLICY", e))?;
+        cur.remove(&k);
+        n.removed += 1;
+    }
+    for (k, v) in want {
+        if cur.get(k) != Some(v) {
+            maps.policy
+                .insert(&policy_key(slot, id, k), v, 0)
+                .map_err(|e| Error::map("write BH_POLICY", e))?;
+            cur.insert(*k, *v);
+            n.written += 1;
+        }
+    }
+    Ok(())
+}
