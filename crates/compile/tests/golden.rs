@@ -18,6 +18,18 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
+/// The case directories: those holding a lab (other directories here belong to the
+/// backends' golden tests).
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("lab.yaml").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
 /// The dump of every node's program for one case.
 fn render(case: &Path) -> String {
     let read = |name: &str| std::fs::read_to_string(case.join(name)).unwrap();
@@ -47,12 +59,7 @@ fn render(case: &Path) -> String {
 #[test]
 fn compiled_programs_match_their_golden_files() {
     let bless = std::env::var("BULKHEAD_BLESS").is_ok_and(|v| v == "1");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = cases();
     assert!(
         cases.len() >= 3,
         "golden cases missing from {}",
@@ -93,10 +100,7 @@ fn compiled_programs_match_their_golden_files() {
 /// file can never enshrine a wrong verdict.
 #[test]
 fn golden_programs_agree_with_the_evaluator() {
-    for case in std::fs::read_dir(dir()).unwrap().map(|e| e.unwrap().path()) {
-        if !case.is_dir() {
-            continue;
-        }
+    for case in cases() {
         let read = |name: &str| std::fs::read_to_string(case.join(name)).unwrap();
         let lab = LabFile::parse("lab.yaml", &read("lab.yaml")).unwrap();
         let policies =

@@ -9,7 +9,7 @@
 use super::identity::Identities;
 use super::ports::{self, EVERYTHING, Seg};
 use super::rules::{Rules, direction_slot};
-use crate::program::{DirectionProgram, IdentityId, PortTable, RuleId};
+use crate::program::{DirectionProgram, IdentityId, NO_RULE, PortTable, RuleId};
 use bulkhead_policy::ir::PortMatch;
 use bulkhead_policy::{Direction, Workload};
 use std::collections::BTreeMap;
@@ -49,7 +49,10 @@ impl<'r, 'a> Context<'r, 'a> {
         let peer_sets = rules
             .rules
             .iter()
-            .map(|r| match r.peers.as_deref() {
+            .zip(rule_ids)
+            .map(|(r, &id)| match r.peers.as_deref() {
+                // No local endpoint can hit the rule (its policy isolates none here).
+                _ if id == NO_RULE => PeerSet::All,
                 None => PeerSet::All,
                 Some([p]) if ids.peer_sets.get(*p as usize).len() == all => PeerSet::All,
                 Some([p]) => PeerSet::One(*p as usize),
