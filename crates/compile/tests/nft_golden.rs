@@ -41,13 +41,27 @@ fn small(mode: Mode) -> Program {
     i0.peers.insert(
         3,
         PortTable {
-            entries: vec![entry(6, 23, 23, Action::Deny, 4), entry(6, 80, 81, Action::Allow, 2)],
+            entries: vec![
+                entry(6, 23, 23, Action::Deny, 4),
+                entry(6, 80, 81, Action::Allow, 2),
+            ],
         },
     );
-    i0.any.entries = vec![entry(6, 23, 23, Action::Deny, 4), entry(17, 53, 53, Action::Allow, 3)];
-    i0.peers.insert(5, PortTable { entries: vec![entry(0, 0, 0, Action::Allow, 5)] });
+    i0.any.entries = vec![
+        entry(6, 23, 23, Action::Deny, 4),
+        entry(17, 53, 53, Action::Allow, 3),
+    ];
+    i0.peers.insert(
+        5,
+        PortTable {
+            entries: vec![entry(0, 0, 0, Action::Allow, 5)],
+        },
+    );
     let e2 = &mut endpoints[2].egress;
-    e2.any.entries = vec![entry(0, 0, 0, Action::Deny, 6), entry(6, 1, 1023, Action::Deny, 6)];
+    e2.any.entries = vec![
+        entry(0, 0, 0, Action::Deny, 6),
+        entry(6, 1, 1023, Action::Deny, 6),
+    ];
     let identities = (0..6)
         .map(|i| Identity {
             description: format!("id{i}"),
@@ -70,14 +84,20 @@ fn small(mode: Mode) -> Program {
 }
 
 fn golden(name: &str, text: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/nft/{name}.nft"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/nft/{name}.nft"));
     if std::env::var_os("BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
     }
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("{} is missing: run with BLESS=1", path.display()));
-    assert_eq!(text, want, "{name}: rendered ruleset differs from {}", path.display());
+    assert_eq!(
+        text,
+        want,
+        "{name}: rendered ruleset differs from {}",
+        path.display()
+    );
 }
 
 fn rendered(p: &Program) -> String {
@@ -114,19 +134,31 @@ fn golden_synthetic_through_the_compiler() {
 
 /// Runs one endpoint chain on a packet, as the kernel would: `None` if it returns,
 /// `Some(rule)` if it ends in a drop chain, and the would-deny rules it passed through.
-fn run_chain(rs: &Ruleset, chain: &str, peer: Ipv4Addr, proto: u8, port: u16) -> (Option<u32>, Vec<u32>) {
+fn run_chain(
+    rs: &Ruleset,
+    chain: &str,
+    peer: Ipv4Addr,
+    proto: u8,
+    port: u16,
+) -> (Option<u32>, Vec<u32>) {
     let mut warned = Vec::new();
     let is_l4 = matches!(proto, 6 | 17 | 132);
     let lookup = |map: &str, key: &dyn Fn(&ElementKey) -> bool| {
-        rs.maps[map].elements.iter().find(|e| key(&e.key)).map(|e| e.verdict.clone())
+        rs.maps[map]
+            .elements
+            .iter()
+            .find(|e| key(&e.key))
+            .map(|e| e.verdict.clone())
     };
     let within = |a: (Ipv4Addr, Ipv4Addr)| a.0 <= peer && peer <= a.1;
     for rule in &rs.chains[chain].rules {
         let v = match rule {
             Rule::PortVmap { map, .. } => lookup(map, &|k| match *k {
-                ElementKey::Concat { addrs, protocol, ports } => {
-                    within(addrs) && protocol == proto && ports.0 <= port && port <= ports.1
-                }
+                ElementKey::Concat {
+                    addrs,
+                    protocol,
+                    ports,
+                } => within(addrs) && protocol == proto && ports.0 <= port && port <= ports.1,
                 _ => false,
             }),
             Rule::OtherVmap { map, .. } if !is_l4 => lookup(map, &|k| match *k {
@@ -149,7 +181,10 @@ fn run_chain(rs: &Ruleset, chain: &str, peer: Ipv4Addr, proto: u8, port: u16) ->
             Some(Verdict::Goto(target)) => {
                 let rule: u32 = target.rsplit('_').next().unwrap().parse().unwrap();
                 match &rs.chains[&target].rules[0] {
-                    Rule::Log { verdict: Verdict::Drop, .. } => return (Some(rule), warned),
+                    Rule::Log {
+                        verdict: Verdict::Drop,
+                        ..
+                    } => return (Some(rule), warned),
                     _ => {
                         warned.push(rule);
                         return (None, warned);
@@ -165,14 +200,22 @@ fn run_chain(rs: &Ruleset, chain: &str, peer: Ipv4Addr, proto: u8, port: u16) ->
 /// The ruleset's outcome for a new connection, interpreted from the IR.
 fn interpret(rs: &Ruleset, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, port: u16) -> Outcome {
     let dispatch = |map: &str, ip: Ipv4Addr| {
-        rs.maps[map].elements.iter().find(|e| e.key == ElementKey::Addr(ip)).map(|e| match &e.verdict {
-            Verdict::Jump(c) => c.clone(),
-            v => panic!("dispatch verdict {v:?}"),
-        })
+        rs.maps[map]
+            .elements
+            .iter()
+            .find(|e| e.key == ElementKey::Addr(ip))
+            .map(|e| match &e.verdict {
+                Verdict::Jump(c) => c.clone(),
+                v => panic!("dispatch verdict {v:?}"),
+            })
     };
     let mut out = Outcome::Allowed;
     for (map, peer) in [(nft::EGRESS_DISPATCH, dst), (nft::INGRESS_DISPATCH, src)] {
-        let own = if map == nft::EGRESS_DISPATCH { src } else { dst };
+        let own = if map == nft::EGRESS_DISPATCH {
+            src
+        } else {
+            dst
+        };
         if let Some(chain) = dispatch(map, own) {
             let (dropped, warned) = run_chain(rs, &chain, peer, proto, port);
             if dropped.is_some() {
@@ -188,7 +231,9 @@ fn interpret(rs: &Ruleset, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, port: u16) -
 
 #[test]
 fn interpreted_ruleset_agrees_with_program_check() {
-    let mut programs: Vec<Program> = [Mode::Enforce, Mode::Monitor, Mode::Learn].map(small).into();
+    let mut programs: Vec<Program> = [Mode::Enforce, Mode::Monitor, Mode::Learn]
+        .map(small)
+        .into();
     let s = synthetic::scale(30, 4);
     let (m, i) = (Default::default(), Default::default());
     let input = Input {
@@ -202,10 +247,23 @@ fn interpreted_ruleset_agrees_with_program_check() {
     for p in &programs {
         let rs = nft::build(p, &Stamps::next(None, p, 1));
         let mut addrs: Vec<Ipv4Addr> = p.endpoints.iter().flat_map(|e| e.ips.clone()).collect();
-        addrs.extend(["10.0.0.99", "8.8.8.8", "10.255.255.254"].map(|a| a.parse::<Ipv4Addr>().unwrap()));
+        addrs.extend(
+            ["10.0.0.99", "8.8.8.8", "10.255.255.254"].map(|a| a.parse::<Ipv4Addr>().unwrap()),
+        );
         for &src in &addrs {
             for &dst in addrs.iter().filter(|d| **d != src) {
-                for (proto, port) in [(6, 1), (6, 23), (6, 80), (6, 81), (6, 443), (6, 8080), (17, 53), (17, 80), (132, 80), (0, 0)] {
+                for (proto, port) in [
+                    (6, 1),
+                    (6, 23),
+                    (6, 80),
+                    (6, 81),
+                    (6, 443),
+                    (6, 8080),
+                    (17, 53),
+                    (17, 80),
+                    (132, 80),
+                    (0, 0),
+                ] {
                     let want = p.check(src, dst, proto, port).outcome();
                     // Protocol 0 stands for "another protocol": the kernel sees, e.g., ICMP.
                     let kernel_proto = if proto == 0 { 1 } else { proto };

@@ -16,9 +16,9 @@ use bulkhead_policy::ir::{PolicySet, PortMatch};
 use common::Netns;
 use std::fmt::Write as _;
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// 10,000 was the goal; see the report: with one named set per endpoint direction the
@@ -53,7 +53,10 @@ fn policies() -> (PolicySet, bulkhead_policy::Inventory) {
             continue;
         };
         // Rule 0 of each direction lists the peers by `app` label: add the other one.
-        for rules in [p.ingress.as_mut(), p.egress.as_mut()].into_iter().flatten() {
+        for rules in [p.ingress.as_mut(), p.egress.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(peers) = rules[0].peers.as_mut() {
                 let mut extra = peers[0].clone();
                 if let bulkhead_policy::ir::Peer::Workloads {
@@ -98,7 +101,9 @@ fn topology() -> Pair {
     let mk = |name: &str, i: usize| {
         let ns = Netns::new(format!("bhnb-{tag}-{name}"));
         let ip = synthetic::address(i);
-        node.exec(&["ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", &ns.name]);
+        node.exec(&[
+            "ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+        ]);
         node.exec(&["ip", "link", "set", name, "master", "br0", "up"]);
         ns.exec(&["ip", "addr", "add", &format!("{ip}/8"), "dev", "eth0"]);
         ns.exec(&["ip", "link", "set", "eth0", "up"]);
@@ -117,13 +122,36 @@ fn topology() -> Pair {
 fn iperf(p: &Pair) -> f64 {
     let dst = synthetic::address(SERVER).to_string();
     let mut server = Command::new("ip")
-        .args(["netns", "exec", &p.server.name, "iperf3", "-s", "-1", "-p", "8080", "-B", &dst])
+        .args([
+            "netns",
+            "exec",
+            &p.server.name,
+            "iperf3",
+            "-s",
+            "-1",
+            "-p",
+            "8080",
+            "-B",
+            &dst,
+        ])
         .stdout(Stdio::null())
         .spawn()
         .expect("iperf3 server");
     std::thread::sleep(Duration::from_millis(300));
     let out = Command::new("ip")
-        .args(["netns", "exec", &p.client.name, "iperf3", "-c", &dst, "-p", "8080", "-t", "3", "-J"])
+        .args([
+            "netns",
+            "exec",
+            &p.client.name,
+            "iperf3",
+            "-c",
+            &dst,
+            "-p",
+            "8080",
+            "-t",
+            "3",
+            "-J",
+        ])
         .output()
         .expect("iperf3 client");
     let _ = server.kill(); // by its pid
@@ -163,7 +191,8 @@ fn connection_rate(p: &Pair) -> f64 {
         while start.elapsed() < Duration::from_secs(1) {
             if let Ok(s) = TcpStream::connect_timeout(&dst.into(), Duration::from_millis(200)) {
                 // A reset close leaves no TIME_WAIT behind to exhaust the ports.
-                let _ = nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Linger, &linger);
+                let _ =
+                    nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Linger, &linger);
                 n += 1;
             }
         }
@@ -176,21 +205,37 @@ fn connection_rate(p: &Pair) -> f64 {
 
 /// The same ruleset as linear rules: one rule per map element, in the forward chain.
 fn linear(rs: &Ruleset) -> String {
-    let mut s = String::from("table inet bulkhead {\n chain forward {\n  type filter hook forward priority filter - 10; policy accept;\n  ct state established,related accept\n");
+    let mut s = String::from(
+        "table inet bulkhead {\n chain forward {\n  type filter hook forward priority filter - 10; policy accept;\n  ct state established,related accept\n",
+    );
     let range = |a: String, b: String| if a == b { a } else { format!("{a}-{b}") };
     for (name, map) in &rs.maps {
-        let Some((dir, rest)) = name.split_once('_') else { continue };
-        let Some((index, _)) = rest.split_once('_') else { continue };
-        let Ok(index) = index.parse::<usize>() else { continue };
+        let Some((dir, rest)) = name.split_once('_') else {
+            continue;
+        };
+        let Some((index, _)) = rest.split_once('_') else {
+            continue;
+        };
+        let Ok(index) = index.parse::<usize>() else {
+            continue;
+        };
         let me = synthetic::address(index);
-        let (mine, peer) = if dir == "eg" { ("saddr", "daddr") } else { ("daddr", "saddr") };
+        let (mine, peer) = if dir == "eg" {
+            ("saddr", "daddr")
+        } else {
+            ("daddr", "saddr")
+        };
         for e in &map.elements {
             let verdict = match e.verdict {
                 Verdict::Return => "accept",
                 _ => "drop",
             };
             let key = match e.key {
-                ElementKey::Concat { addrs, protocol, ports } => format!(
+                ElementKey::Concat {
+                    addrs,
+                    protocol,
+                    ports,
+                } => format!(
                     "ip {peer} {} meta l4proto {protocol} th dport {}",
                     range(addrs.0.to_string(), addrs.1.to_string()),
                     range(ports.0.to_string(), ports.1.to_string())
@@ -228,7 +273,9 @@ fn main() {
         let (rs, stamps) = b.plan(&program);
         build_ms.push(ms(t.elapsed()));
         elements = rs.element_count();
-        let r = b.apply_ruleset(rs, stamps, program.rules.clone(), true).expect("apply");
+        let r = b
+            .apply_ruleset(rs, stamps, program.rules.clone(), true)
+            .expect("apply");
         full_ms.push(ms(t.elapsed()));
         let _ = r;
     }
@@ -249,7 +296,11 @@ fn main() {
     let mut incr_ms = Vec::new();
     let mut incr_written = 0;
     for i in 0..RUNS * 2 {
-        let p = if i % 2 == 0 { &edited_program } else { &program };
+        let p = if i % 2 == 0 {
+            &edited_program
+        } else {
+            &program
+        };
         let t = Instant::now();
         let r = bulkhead_dataplane::Dataplane::apply(&mut b, p).expect("incremental apply");
         incr_ms.push(ms(t.elapsed()));
@@ -282,23 +333,79 @@ fn main() {
     }
     b.remove_table().expect("remove");
 
-    let _ = writeln!(report, "Policy: `synthetic::scale({WORKLOADS}, {PEERS})` (+ client ↔ server as peers), compiled with every workload local: {} endpoints, {} program entries → {} map elements, {} maps, {} chains. Traffic: two real workloads (w{CLIENT} → w{SERVER}, TCP 8080) on a bridge in a node namespace; host: 2 cores.\n", program.endpoints.len(), program.entry_count(), elements, rs.maps.len(), rs.chains.len());
-    let _ = writeln!(report, "## Throughput and new connections\n\n| variant | iperf3 Gbit/s | ratio to (a) | new TCP conn/s | ratio to (a) |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        report,
+        "Policy: `synthetic::scale({WORKLOADS}, {PEERS})` (+ client ↔ server as peers), compiled with every workload local: {} endpoints, {} program entries → {} map elements, {} maps, {} chains. Traffic: two real workloads (w{CLIENT} → w{SERVER}, TCP 8080) on a bridge in a node namespace; host: 2 cores.\n",
+        program.endpoints.len(),
+        program.entry_count(),
+        elements,
+        rs.maps.len(),
+        rs.chains.len()
+    );
+    let _ = writeln!(
+        report,
+        "## Throughput and new connections\n\n| variant | iperf3 Gbit/s | ratio to (a) | new TCP conn/s | ratio to (a) |\n|---|---|---|---|---|"
+    );
     let (base_t, base_c) = (rows[0].1, rows[0].2);
     for (name, t, c) in &rows {
-        let _ = writeln!(report, "| {name} | {t:.2} | {:.3} | {c:.0} | {:.3} |", t / base_t, c / base_c);
+        let _ = writeln!(
+            report,
+            "| {name} | {t:.2} | {:.3} | {c:.0} | {:.3} |",
+            t / base_t,
+            c / base_c
+        );
     }
     if !ok {
-        let _ = writeln!(report, "| (c) linear rules | `nft -f` failed to load {linear_rules} rules | | | |");
+        let _ = writeln!(
+            report,
+            "| (c) linear rules | `nft -f` failed to load {linear_rules} rules | | | |"
+        );
     }
-    let _ = writeln!(report, "\n(c) holds {linear_rules} rules after `ct state established,related accept` (loaded by `nft -f` in {:.1} s); the measured pair's rules sit at the end of the chain, so a new connection walks all of them.\n", linear_load.as_secs_f64());
-    let _ = writeln!(report, "## Compile and apply (medians of {RUNS} runs unless said)\n\n| step | median ms | runs |\n|---|---|---|");
-    let _ = writeln!(report, "| compile (Program; 3 runs) | {:.1} | {:?} |", median(compile_ms.clone()), compile_ms.iter().map(|x| x.round()).collect::<Vec<_>>());
-    let _ = writeln!(report, "| build nft ruleset IR | {:.1} | {:?} |", median(build_ms.clone()), build_ms.iter().map(|x| x.round()).collect::<Vec<_>>());
-    let _ = writeln!(report, "| build + full apply (one batch) | {:.1} | {:?} |", median(full_ms.clone()), full_ms.iter().map(|x| x.round()).collect::<Vec<_>>());
-    let _ = writeln!(report, "| compile + build + full apply | {:.1} | (goal ≤ 300) |", median(compile_ms) + median(full_ms));
-    let _ = writeln!(report, "| incremental update of one workload (plan + diff + apply; {incr_written} elements changed) | {:.1} | {:?} (goal ≤ 20) |", median(incr_ms.clone()), incr_ms.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>());
-    let _ = writeln!(report, "\nThe incremental figure excludes recompiling the program (see the compile row): the agent's compile step is the compiler's to make incremental.");
+    let _ = writeln!(
+        report,
+        "\n(c) holds {linear_rules} rules after `ct state established,related accept` (loaded by `nft -f` in {:.1} s); the measured pair's rules sit at the end of the chain, so a new connection walks all of them.\n",
+        linear_load.as_secs_f64()
+    );
+    let _ = writeln!(
+        report,
+        "## Compile and apply (medians of {RUNS} runs unless said)\n\n| step | median ms | runs |\n|---|---|---|"
+    );
+    let _ = writeln!(
+        report,
+        "| compile (Program; 3 runs) | {:.1} | {:?} |",
+        median(compile_ms.clone()),
+        compile_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
+    );
+    let _ = writeln!(
+        report,
+        "| build nft ruleset IR | {:.1} | {:?} |",
+        median(build_ms.clone()),
+        build_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
+    );
+    let _ = writeln!(
+        report,
+        "| build + full apply (one batch) | {:.1} | {:?} |",
+        median(full_ms.clone()),
+        full_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
+    );
+    let _ = writeln!(
+        report,
+        "| compile + build + full apply | {:.1} | (goal ≤ 300) |",
+        median(compile_ms) + median(full_ms)
+    );
+    let _ = writeln!(
+        report,
+        "| incremental update of one workload (plan + diff + apply; {incr_written} elements changed) | {:.1} | {:?} (goal ≤ 20) |",
+        median(incr_ms.clone()),
+        incr_ms
+            .iter()
+            .map(|x| (x * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
+    );
+    let _ = writeln!(
+        report,
+        "\nThe incremental figure excludes recompiling the program (see the compile row): the agent's compile step is the compiler's to make incremental."
+    );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-reports");
     let _ = std::fs::create_dir_all(&dir);
     let out = dir.join("nft.md");

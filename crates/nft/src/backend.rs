@@ -78,7 +78,10 @@ impl NftBackend {
 
     /// The ruleset `apply(program)` would put in force next.
     pub fn plan(&self, program: &Program) -> (Ruleset, Stamps) {
-        let prev = self.applied.as_ref().map(|a| (a.rules.as_slice(), &a.stamps));
+        let prev = self
+            .applied
+            .as_ref()
+            .map(|a| (a.rules.as_slice(), &a.stamps));
         let stamps = Stamps::next(prev, program, self.generation + 1);
         (nft::build(program, &stamps), stamps)
     }
@@ -108,7 +111,13 @@ impl NftBackend {
         self.socket.commit(&batch)?;
         self.generation = self.generation.max(stamps.generation);
         let generation = stamps.generation;
-        tracing::debug!(generation, written, removed, messages = batch.what.len(), "nft apply");
+        tracing::debug!(
+            generation,
+            written,
+            removed,
+            messages = batch.what.len(),
+            "nft apply"
+        );
         self.applied = Some(Applied {
             ruleset,
             stamps,

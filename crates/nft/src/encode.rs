@@ -15,10 +15,18 @@ const ELEMENTS_PER_MESSAGE_BYTES: usize = 48 * 1024;
 pub fn full(rs: &Ruleset, first_seq: u32) -> Finished {
     let mut b = Batch::new(first_seq);
     drop_table(&mut b);
-    b.msg(sys::NEWTABLE, sys::NLM_F_CREATE, format!("create table inet {TABLE}"), |a| {
-        a.str(sys::TABLE_NAME, TABLE);
-        a.bytes(sys::TABLE_USERDATA, &comment(&format!("bulkhead generation {}", rs.generation)));
-    });
+    b.msg(
+        sys::NEWTABLE,
+        sys::NLM_F_CREATE,
+        format!("create table inet {TABLE}"),
+        |a| {
+            a.str(sys::TABLE_NAME, TABLE);
+            a.bytes(
+                sys::TABLE_USERDATA,
+                &comment(&format!("bulkhead generation {}", rs.generation)),
+            );
+        },
+    );
     // From nothing, the diff creates every object: it cannot fail.
     if let Some(d) = bulkhead_compile::nft::diff(&Ruleset::default(), rs) {
         steps(&mut b, &d);
@@ -41,12 +49,22 @@ pub fn remove(first_seq: u32) -> Finished {
 }
 
 fn drop_table(b: &mut Batch) {
-    b.msg(sys::NEWTABLE, sys::NLM_F_CREATE, format!("add table inet {TABLE}"), |a| {
-        a.str(sys::TABLE_NAME, TABLE);
-    });
-    b.msg(sys::DELTABLE, 0, format!("delete table inet {TABLE}"), |a| {
-        a.str(sys::TABLE_NAME, TABLE);
-    });
+    b.msg(
+        sys::NEWTABLE,
+        sys::NLM_F_CREATE,
+        format!("add table inet {TABLE}"),
+        |a| {
+            a.str(sys::TABLE_NAME, TABLE);
+        },
+    );
+    b.msg(
+        sys::DELTABLE,
+        0,
+        format!("delete table inet {TABLE}"),
+        |a| {
+            a.str(sys::TABLE_NAME, TABLE);
+        },
+    );
 }
 
 /// A table comment in libnftnl's userdata format (type, length, NUL-terminated text).
@@ -81,11 +99,16 @@ fn steps(b: &mut Batch, d: &Diff<'_>) {
     for (name, chain) in &d.set_rules {
         for (i, r) in chain.rules.iter().enumerate() {
             let what = format!("add rule {i} of chain {name}");
-            b.msg(sys::NEWRULE, sys::NLM_F_CREATE | sys::NLM_F_APPEND, what, |a| {
-                a.str(sys::RULE_TABLE, TABLE);
-                a.str(sys::RULE_CHAIN, name);
-                expr::rule(a, r);
-            });
+            b.msg(
+                sys::NEWRULE,
+                sys::NLM_F_CREATE | sys::NLM_F_APPEND,
+                what,
+                |a| {
+                    a.str(sys::RULE_TABLE, TABLE);
+                    a.str(sys::RULE_CHAIN, name);
+                    expr::rule(a, r);
+                },
+            );
         }
     }
     for name in &d.del_maps {
@@ -105,10 +128,17 @@ fn steps(b: &mut Batch, d: &Diff<'_>) {
 fn add_map(b: &mut Batch, name: &str, map: &Map, id: u32) {
     let (flags, fields): (u32, &[(u32, u32)]) = match map.key {
         MapKey::Addr => (sys::SET_F_MAP, &[(sys::TYPE_IPADDR, 4)]),
-        MapKey::AddrInterval => (sys::SET_F_MAP | sys::SET_F_INTERVAL, &[(sys::TYPE_IPADDR, 4)]),
+        MapKey::AddrInterval => (
+            sys::SET_F_MAP | sys::SET_F_INTERVAL,
+            &[(sys::TYPE_IPADDR, 4)],
+        ),
         MapKey::AddrProtoPort => (
             sys::SET_F_MAP | sys::SET_F_INTERVAL | sys::SET_F_CONCAT,
-            &[(sys::TYPE_IPADDR, 4), (sys::TYPE_INET_PROTO, 1), (sys::TYPE_INET_SERVICE, 2)],
+            &[
+                (sys::TYPE_IPADDR, 4),
+                (sys::TYPE_INET_PROTO, 1),
+                (sys::TYPE_INET_SERVICE, 2),
+            ],
         ),
         MapKey::ProtoPort => (
             sys::SET_F_MAP | sys::SET_F_INTERVAL | sys::SET_F_CONCAT,
@@ -119,50 +149,67 @@ fn add_map(b: &mut Batch, name: &str, map: &Map, id: u32) {
     // Each field of a concatenation takes whole 32-bit registers.
     let key_len: u32 = fields.iter().map(|f| f.1.div_ceil(4) * 4).sum();
     let what = format!("create map {name}");
-    b.msg(sys::NEWSET, sys::NLM_F_CREATE | sys::NLM_F_EXCL, what, |a| {
-        a.str(sys::SET_TABLE, TABLE);
-        a.str(sys::SET_NAME, name);
-        a.be32(sys::SET_FLAGS, flags);
-        a.be32(sys::SET_KEY_TYPE, key_type);
-        a.be32(sys::SET_KEY_LEN, key_len);
-        a.be32(sys::SET_DATA_TYPE, sys::DATA_TYPE_VERDICT);
-        a.be32(sys::SET_ID, id);
-        if fields.len() > 1 {
-            a.nest(sys::SET_DESC, |d| {
-                d.nest(sys::SET_DESC_CONCAT, |c| {
-                    for f in fields {
-                        c.nest(sys::LIST_ELEM, |e| e.be32(sys::SET_FIELD_LEN, f.1));
-                    }
+    b.msg(
+        sys::NEWSET,
+        sys::NLM_F_CREATE | sys::NLM_F_EXCL,
+        what,
+        |a| {
+            a.str(sys::SET_TABLE, TABLE);
+            a.str(sys::SET_NAME, name);
+            a.be32(sys::SET_FLAGS, flags);
+            a.be32(sys::SET_KEY_TYPE, key_type);
+            a.be32(sys::SET_KEY_LEN, key_len);
+            a.be32(sys::SET_DATA_TYPE, sys::DATA_TYPE_VERDICT);
+            a.be32(sys::SET_ID, id);
+            if fields.len() > 1 {
+                a.nest(sys::SET_DESC, |d| {
+                    d.nest(sys::SET_DESC_CONCAT, |c| {
+                        for f in fields {
+                            c.nest(sys::LIST_ELEM, |e| e.be32(sys::SET_FIELD_LEN, f.1));
+                        }
+                    });
                 });
-            });
-        }
-    });
+            }
+        },
+    );
 }
 
 fn add_chain(b: &mut Batch, name: &str, chain: &Chain) {
-    b.msg(sys::NEWCHAIN, sys::NLM_F_CREATE | sys::NLM_F_EXCL, format!("create chain {name}"), |a| {
-        a.str(sys::CHAIN_TABLE, TABLE);
-        a.str(sys::CHAIN_NAME, name);
-        if let Some(hook) = chain.hook {
-            let num = match hook {
-                Hook::Forward => sys::NF_INET_FORWARD,
-                Hook::Input => sys::NF_INET_LOCAL_IN,
-                Hook::Output => sys::NF_INET_LOCAL_OUT,
-            };
-            a.nest(sys::CHAIN_HOOK, |h| {
-                h.be32(sys::HOOK_HOOKNUM, num);
-                // Priorities are signed; the kernel reads them as be32.
-                h.be32(sys::HOOK_PRIORITY, bulkhead_compile::nft::BASE_PRIORITY as u32);
-            });
-            a.be32(sys::CHAIN_POLICY, sys::NF_ACCEPT as u32);
-            a.str(sys::CHAIN_TYPE, "filter");
-        }
-    });
+    b.msg(
+        sys::NEWCHAIN,
+        sys::NLM_F_CREATE | sys::NLM_F_EXCL,
+        format!("create chain {name}"),
+        |a| {
+            a.str(sys::CHAIN_TABLE, TABLE);
+            a.str(sys::CHAIN_NAME, name);
+            if let Some(hook) = chain.hook {
+                let num = match hook {
+                    Hook::Forward => sys::NF_INET_FORWARD,
+                    Hook::Input => sys::NF_INET_LOCAL_IN,
+                    Hook::Output => sys::NF_INET_LOCAL_OUT,
+                };
+                a.nest(sys::CHAIN_HOOK, |h| {
+                    h.be32(sys::HOOK_HOOKNUM, num);
+                    // Priorities are signed; the kernel reads them as be32.
+                    h.be32(
+                        sys::HOOK_PRIORITY,
+                        bulkhead_compile::nft::BASE_PRIORITY as u32,
+                    );
+                });
+                a.be32(sys::CHAIN_POLICY, sys::NF_ACCEPT as u32);
+                a.str(sys::CHAIN_TYPE, "filter");
+            }
+        },
+    );
 }
 
 /// Adds or deletes elements, as many messages as their size needs.
 fn write_elements(b: &mut Batch, kind: u16, map: &str, key: MapKey, elements: &[&Element]) {
-    let verb = if kind == sys::NEWSETELEM { "add" } else { "delete" };
+    let verb = if kind == sys::NEWSETELEM {
+        "add"
+    } else {
+        "delete"
+    };
     let mut rest = elements;
     while !rest.is_empty() {
         let what = format!("{verb} {} elements of map {map}", rest.len());

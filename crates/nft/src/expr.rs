@@ -21,7 +21,9 @@ pub fn rule(a: &mut Attrs, r: &Rule) {
                 e.be32(sys::BITWISE_DREG, sys::REG_1);
                 e.be32(sys::BITWISE_LEN, 4);
                 // `ct state` is a host-order u32 in the register.
-                e.nest(sys::BITWISE_MASK, |d| d.bytes(sys::DATA_VALUE, &mask.to_ne_bytes()));
+                e.nest(sys::BITWISE_MASK, |d| {
+                    d.bytes(sys::DATA_VALUE, &mask.to_ne_bytes())
+                });
                 e.nest(sys::BITWISE_XOR, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
             });
             cmp(l, sys::CMP_NEQ, &[0; 4]);

@@ -21,8 +21,14 @@ impl Batch {
             what: Vec::new(),
             first_seq,
         };
-        b.header(sys::NFNL_MSG_BATCH_BEGIN, sys::NLM_F_REQUEST, 0, "begin the transaction");
-        b.buf.extend_from_slice(&sys::NFNL_SUBSYS_NFTABLES.to_be_bytes()[..]);
+        b.header(
+            sys::NFNL_MSG_BATCH_BEGIN,
+            sys::NLM_F_REQUEST,
+            0,
+            "begin the transaction",
+        );
+        b.buf
+            .extend_from_slice(&sys::NFNL_SUBSYS_NFTABLES.to_be_bytes()[..]);
         b.end_header_fix();
         b
     }
@@ -31,7 +37,13 @@ impl Batch {
     /// The kernel answers a message only if it fails (with its sequence number); an
     /// acknowledgement per message would cost one socket buffer each, which a
     /// 100k-message batch cannot afford. Success is the commit's acknowledgement.
-    pub fn msg(&mut self, kind: u16, flags: u16, what: impl Into<String>, body: impl FnOnce(&mut Attrs)) {
+    pub fn msg(
+        &mut self,
+        kind: u16,
+        flags: u16,
+        what: impl Into<String>,
+        body: impl FnOnce(&mut Attrs),
+    ) {
         let ty = (sys::NFNL_SUBSYS_NFTABLES << 8) | kind;
         let flags = flags | sys::NLM_F_REQUEST;
         self.header(ty, flags, sys::NFPROTO_INET, what);
@@ -47,7 +59,8 @@ impl Batch {
     pub fn finish(mut self) -> Finished {
         let flags = sys::NLM_F_REQUEST | sys::NLM_F_ACK;
         self.header(sys::NFNL_MSG_BATCH_END, flags, 0, "commit the transaction");
-        self.buf.extend_from_slice(&sys::NFNL_SUBSYS_NFTABLES.to_be_bytes()[..]);
+        self.buf
+            .extend_from_slice(&sys::NFNL_SUBSYS_NFTABLES.to_be_bytes()[..]);
         self.end_header_fix();
         Finished {
             bytes: self.buf,
@@ -162,7 +175,7 @@ impl Attrs<'_> {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }

@@ -58,10 +58,7 @@ impl Socket {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() as u32);
-        Ok(Socket {
-            fd,
-            next_seq: seed,
-        })
+        Ok(Socket { fd, next_seq: seed })
     }
 
     /// The sequence number the next batch should start from.

@@ -39,17 +39,25 @@ fn mismatches(topo: &Topo, program: &Program) -> Vec<String> {
                 s.spawn(move || {
                     let got = probe(from, dst, proto, port);
                     let want = program.check(src, dst, proto, port).outcome() != Outcome::Denied;
-                    (got != want).then(|| format!("{src} -> {dst} {proto}/{port}: got {got}, want {want}"))
+                    (got != want)
+                        .then(|| format!("{src} -> {dst} {proto}/{port}: got {got}, want {want}"))
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect()
     })
 }
 
 fn assert_enforces(topo: &Topo, program: &Program) {
     let m = mismatches(topo, program);
-    assert!(m.is_empty(), "kernel disagrees with Program::check:\n{}", m.join("\n"));
+    assert!(
+        m.is_empty(),
+        "kernel disagrees with Program::check:\n{}",
+        m.join("\n")
+    );
 }
 
 #[test]
@@ -123,14 +131,21 @@ fn privileged_incremental_update_equals_a_full_replace() {
     let sample = programs::sample(&ips(&topo), topo.host, Mode::Enforce);
     let mut changed = sample.clone();
     // w0 now also lets w1 in on TCP 81, and w1 no longer denies TCP 81.
-    changed.endpoints[0].ingress.peers.get_mut(&3).unwrap().entries =
-        vec![programs::entry(6, 80, 81, Action::Allow, 2)];
+    changed.endpoints[0]
+        .ingress
+        .peers
+        .get_mut(&3)
+        .unwrap()
+        .entries = vec![programs::entry(6, 80, 81, Action::Allow, 2)];
     changed.endpoints[1].egress.any.entries.clear();
     let mut b = NftBackend::new(topo.node.path()).unwrap();
     b.apply(&sample).unwrap();
     let r = b.apply(&changed).unwrap();
     let total = b.applied().unwrap().ruleset.element_count();
-    assert!(r.elements_written < total, "{r:?} wrote everything ({total})");
+    assert!(
+        r.elements_written < total,
+        "{r:?} wrote everything ({total})"
+    );
     let incremental = list_table(&topo.node);
     assert_enforces(&topo, &changed);
     let mut fresh = NftBackend::new(topo.node.path()).unwrap();
@@ -152,7 +167,12 @@ fn privileged_rejected_batch_leaves_the_previous_ruleset_in_force() {
     let (mut rs, stamps) = b.plan(&sample);
     let map = rs.maps.get_mut("in_0_peers").unwrap();
     let first = map.elements[0].clone();
-    let ElementKey::Concat { addrs, protocol, ports } = first.key else {
+    let ElementKey::Concat {
+        addrs,
+        protocol,
+        ports,
+    } = first.key
+    else {
         panic!("unexpected key {:?}", first.key);
     };
     let mut bad = first.clone();
@@ -164,8 +184,12 @@ fn privileged_rejected_batch_leaves_the_previous_ruleset_in_force() {
     map.elements.push(bad);
     let (open_rs, _) = b.plan(&open);
     let mut attempt: Ruleset = open_rs;
-    attempt.maps.insert("in_0_peers".into(), rs.maps["in_0_peers"].clone());
-    attempt.chains.insert("in_0".into(), rs.chains["in_0"].clone());
+    attempt
+        .maps
+        .insert("in_0_peers".into(), rs.maps["in_0_peers"].clone());
+    attempt
+        .chains
+        .insert("in_0".into(), rs.chains["in_0"].clone());
     for full in [true, false] {
         let err = b
             .apply_ruleset(attempt.clone(), stamps.clone(), sample.rules.clone(), full)
@@ -187,7 +211,10 @@ fn privileged_monitor_mode_passes_and_logs_would_deny() {
     b.apply(&program).unwrap();
     assert_enforces(&topo, &program);
     let listing = list_table(&topo.node);
-    assert!(listing.contains("log prefix \"bh:1:1:w\" group 32"), "{listing}");
+    assert!(
+        listing.contains("log prefix \"bh:1:1:w\" group 32"),
+        "{listing}"
+    );
     assert!(!listing.contains(" drop"), "{listing}");
 }
 
@@ -220,5 +247,9 @@ fn privileged_rendered_text_is_what_nft_accepts() {
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -43,9 +43,7 @@ pub enum BackendKind {
 pub fn backend(kind: BackendKind, netns: &Path) -> anyhow::Result<Box<dyn Dataplane>> {
     match kind {
         BackendKind::Nft => Ok(Box::new(bulkhead_nft::NftBackend::new(netns)?)),
-        BackendKind::Ebpf => {
-            anyhow::bail!("the ebpf backend is not available in this build yet; use --backend nft")
-        }
+        BackendKind::Ebpf => Ok(Box::new(bulkhead_bpf::EbpfDataplane::open_path(netns)?)),
     }
 }
 
@@ -65,8 +63,13 @@ pub fn run(args: EnforceArgs) -> anyhow::Result<()> {
             modes: &modes,
             interfaces: &interfaces,
         };
-        let program = compile(&input)
-            .with_context(|| format!("{}: cannot compile for node {}", args.lab.display(), node.name))?;
+        let program = compile(&input).with_context(|| {
+            format!(
+                "{}: cannot compile for node {}",
+                args.lab.display(),
+                node.name
+            )
+        })?;
         programs.push((node.name.clone(), program));
     }
     if args.dry_run {

@@ -33,11 +33,7 @@ impl Stamps {
     /// Stamps for `program` as generation `generation`, keeping the stamps of `prev`
     /// (the rules of the program in force, and its stamps) for every rule whose meaning
     /// is unchanged.
-    pub fn next(
-        prev: Option<(&[Reason], &Stamps)>,
-        program: &Program,
-        generation: u32,
-    ) -> Stamps {
+    pub fn next(prev: Option<(&[Reason], &Stamps)>, program: &Program, generation: u32) -> Stamps {
         let rules = (0..program.rules.len())
             .map(|r| match prev {
                 Some((p, s)) if p.get(r) == program.rules.get(r) => {
@@ -148,7 +144,10 @@ pub fn build(program: &Program, stamps: &Stamps) -> Ruleset {
     }
     dispatch_eg.sort_by_key(|e| e.key);
     dispatch_in.sort_by_key(|e| e.key);
-    for (name, elements) in [(EGRESS_DISPATCH, dispatch_eg), (INGRESS_DISPATCH, dispatch_in)] {
+    for (name, elements) in [
+        (EGRESS_DISPATCH, dispatch_eg),
+        (INGRESS_DISPATCH, dispatch_in),
+    ] {
         let key = MapKey::Addr;
         rs.maps.insert(name.into(), Map { key, elements });
     }
@@ -285,7 +284,8 @@ fn direction(d: &DirectionProgram, mode: Mode, flat: &Flat) -> DirectionOut {
             out.any_other = Some(decide);
         } else {
             let ports = (first, last);
-            out.any.push((ElementKey::ProtoPort { protocol, ports }, decide));
+            out.any
+                .push((ElementKey::ProtoPort { protocol, ports }, decide));
         }
     }
     out
@@ -294,11 +294,12 @@ fn direction(d: &DirectionProgram, mode: Mode, flat: &Flat) -> DirectionOut {
 /// Appends an address-range element, extending the previous one when it is adjacent and
 /// decides the same.
 fn push_other(v: &mut Vec<(ElementKey, Decide)>, a: Ipv4Addr, b: Ipv4Addr, d: Decide) {
-    if let Some((ElementKey::AddrRange(_, hi), pd)) = v.last_mut() {
-        if *pd == d && u64::from(u32::from(*hi)) + 1 == u64::from(u32::from(a)) {
-            *hi = b;
-            return;
-        }
+    if let Some((ElementKey::AddrRange(_, hi), pd)) = v.last_mut()
+        && *pd == d
+        && u64::from(u32::from(*hi)) + 1 == u64::from(u32::from(a))
+    {
+        *hi = b;
+        return;
     }
     v.push((ElementKey::AddrRange(a, b), d));
 }

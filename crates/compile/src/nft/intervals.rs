@@ -89,11 +89,13 @@ pub type Table = Vec<(u8, u16, u16, Decide)>;
 
 /// Appends a segment, merging it into the previous one when adjacent and alike.
 pub fn push(t: &mut Table, seg: (u8, u16, u16, Decide)) {
-    if let Some(l) = t.last_mut() {
-        if l.0 == seg.0 && l.3 == seg.3 && u32::from(l.2) + 1 == u32::from(seg.1) {
-            l.2 = seg.2;
-            return;
-        }
+    if let Some(l) = t.last_mut()
+        && l.0 == seg.0
+        && l.3 == seg.3
+        && u32::from(l.2) + 1 == u32::from(seg.1)
+    {
+        l.2 = seg.2;
+        return;
     }
     t.push(seg);
 }
@@ -139,7 +141,6 @@ pub fn minus(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bulkhead_policy::Action;
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()
@@ -160,7 +161,10 @@ mod tests {
             ],
             0,
         );
-        assert_eq!(flat.by_identity[&3], vec![(ip("10.0.0.10"), ip("10.0.0.10"))]);
+        assert_eq!(
+            flat.by_identity[&3],
+            vec![(ip("10.0.0.10"), ip("10.0.0.10"))]
+        );
         assert_eq!(
             flat.by_identity[&2],
             vec![
@@ -168,7 +172,10 @@ mod tests {
                 (ip("10.0.0.11"), ip("10.0.0.255"))
             ]
         );
-        assert_eq!(flat.by_identity[&1], vec![(ip("10.0.1.0"), ip("10.0.255.255"))]);
+        assert_eq!(
+            flat.by_identity[&1],
+            vec![(ip("10.0.1.0"), ip("10.0.255.255"))]
+        );
         assert_eq!(
             flat.by_identity[&9],
             vec![(0, ip("9.255.255.255")), (ip("10.1.0.0"), u32::MAX)]
@@ -186,7 +193,10 @@ mod tests {
         for w in all.windows(2) {
             assert_eq!(w[0].1 + 1, w[1].0);
         }
-        assert_eq!(flat.by_identity[&2], vec![(ip("10.0.0.0"), ip("10.127.255.255"))]);
+        assert_eq!(
+            flat.by_identity[&2],
+            vec![(ip("10.0.0.0"), ip("10.127.255.255"))]
+        );
     }
 
     const R: Decide = Decide::Return;

@@ -75,7 +75,11 @@ fn element(e: &Element) -> String {
 }
 
 fn range<T: PartialEq + std::fmt::Display>(a: T, b: T) -> String {
-    if a == b { a.to_string() } else { format!("{a}-{b}") }
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}-{b}")
+    }
 }
 
 fn protocol_name(p: u8) -> String {

@@ -61,7 +61,9 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         // Deleting the namespace removes its links, tables and sockets' bindings.
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -91,7 +93,8 @@ impl Topo {
             let ip = Ipv4Addr::new(10, subnet, 0, 10 + i as u8);
             let veth = format!("h{i}");
             node.exec(&[
-                "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+                "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns.name,
             ]);
             node.exec(&["ip", "link", "set", &veth, "master", "br0", "up"]);
             ns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
@@ -124,14 +127,18 @@ impl Topo {
 /// nothing they need: a test's probes happen while it exists).
 fn serve(ns: &Netns, ip: Ipv4Addr) {
     for port in TCP_PORTS {
-        let l = ns.run(|| TcpListener::bind(SocketAddrV4::new(ip, port))).unwrap();
+        let l = ns
+            .run(|| TcpListener::bind(SocketAddrV4::new(ip, port)))
+            .unwrap();
         std::thread::spawn(move || {
             for s in l.incoming() {
                 drop(s);
             }
         });
     }
-    let u = ns.run(|| UdpSocket::bind(SocketAddrV4::new(ip, UDP_PORT))).unwrap();
+    let u = ns
+        .run(|| UdpSocket::bind(SocketAddrV4::new(ip, UDP_PORT)))
+        .unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 64];
         while let Ok((n, from)) = u.recv_from(&mut buf) {

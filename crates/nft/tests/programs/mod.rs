@@ -103,9 +103,12 @@ pub fn sample(ips: &[Ipv4Addr], host: Ipv4Addr, mode: Mode) -> Program {
     let w0 = &mut endpoints[0].ingress;
     w0.isolated = true;
     w0.default_rule = 1;
-    w0.peers.insert(3, table(vec![entry(6, 80, 80, Action::Allow, 2)]));
-    w0.peers.insert(4, table(vec![entry(6, 80, 81, Action::Allow, 4)]));
-    w0.peers.insert(host_id, table(vec![entry(6, 81, 81, Action::Allow, 7)]));
+    w0.peers
+        .insert(3, table(vec![entry(6, 80, 80, Action::Allow, 2)]));
+    w0.peers
+        .insert(4, table(vec![entry(6, 80, 81, Action::Allow, 4)]));
+    w0.peers
+        .insert(host_id, table(vec![entry(6, 81, 81, Action::Allow, 7)]));
     // w1: egress not isolated, but denies TCP 81 to everyone.
     endpoints[1]
         .egress
