@@ -7,9 +7,9 @@
 //!    identities, and the ipcache.
 //! 4. [`numbering`]: the rule table, numbered as soon as it is known which policies
 //!    isolate which local endpoints, so tables are written with final ids.
-//! 5. [`endpoint`]: per local endpoint and direction, the resolved port tables. Endpoints
-//!    selected by the same policies (and, for ingress named ports, with the same ports)
-//!    share one computation.
+//! 5. [`endpoint`]: one endpoint's resolved port table for one direction; [`tables`]:
+//!    all of them, shared between endpoints isolated alike, on several threads for
+//!    large nodes.
 //!
 //! Everything is sorted by content, never by hash order, so one input gives one output.
 
@@ -22,11 +22,11 @@ mod numbering;
 mod ports;
 mod rules;
 mod select;
+mod tables;
 
 use crate::program::{DirectionProgram, Endpoint, Program};
 use bulkhead_policy::ir::PolicySet;
-use bulkhead_policy::{Direction, Inventory, Mode, NamedPort, WorkloadId};
-use hash::FastMap;
+use bulkhead_policy::{Inventory, Mode, WorkloadId};
 use std::collections::BTreeMap;
 
 /// Everything one node's program is compiled from.
@@ -64,11 +64,6 @@ pub enum CompileError {
     TooManyWorkloads { needed: usize, max: usize },
 }
 
-/// The key under which endpoints share a direction's table: the direction, the
-/// isolating policies and, when an ingress rule names a port, the endpoint's own ports
-/// (which resolve it).
-type ShareKey<'s> = (usize, &'s [u32], &'s [NamedPort]);
-
 pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let rules = rules::Rules::new(input.policies);
     if rules.rules.len() > MAX_RULES {
@@ -101,35 +96,15 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let selecting = subjects(&rules, &mut selector, &local);
     let book = numbering::Book::new(&rules, &selecting);
 
-    // Distinct direction tables, and which one each endpoint direction uses.
     let ctx = endpoint::Context::new(&rules, &ids, &book.rule_ids);
-    let mut scratch = endpoint::Scratch::default();
-    let mut tables: Vec<DirectionProgram> = Vec::new();
-    let mut shared: FastMap<ShareKey<'_>, usize> = FastMap::default();
-    let mut uses: Vec<[Option<usize>; 2]> = Vec::with_capacity(local.len());
-    for (l, &pos) in local.iter().enumerate() {
-        let w = selector.workloads[pos as usize];
-        let mut slots = [None, None];
-        for (slot, direction) in [Direction::Ingress, Direction::Egress]
-            .into_iter()
-            .enumerate()
-        {
-            let policies = selecting[slot][l].as_slice();
-            if policies.is_empty() {
-                continue;
-            }
-            let named = slot == 0 && policies.iter().any(|&p| rules.named_ingress[p as usize]);
-            let key = (slot, policies, if named { &w.ports[..] } else { &[] });
-            let t = *shared.entry(key).or_insert_with(|| {
-                let mut table = ctx.direction(&mut scratch, w, direction, policies);
-                table.default_rule = book.default_id(slot, policies);
-                tables.push(table);
-                tables.len() - 1
-            });
-            slots[slot] = Some(t);
-        }
-        uses.push(slots);
-    }
+    let tables::Tables { mut tables, uses } = tables::build(&tables::Inputs {
+        ctx: &ctx,
+        book: &book,
+        rules: &rules,
+        selector: &selector,
+        local: &local,
+        selecting: &selecting,
+    });
 
     // Most tables serve one endpoint: move those instead of copying them.
     let mut left = vec![0usize; tables.len()];

@@ -19,7 +19,7 @@
 //!   ingress TCP 23 from everywhere.
 //!
 //! Every workload is its own identity, so the program holds about
-//! `workloads × (2 × peers + 4)` entries: 10,000 workloads with 10 peers is ~240,000.
+//! `workloads × (2 × peers + 3)` entries: 10,000 workloads with 10 peers is 230,000.
 
 use bulkhead_policy::ir::{
     NamespaceMatch, Peer, Policy, PolicyKind, PolicyName, PolicySet, PortMatch, PortSpec, Rule,
