@@ -193,13 +193,13 @@ impl Program {
     pub fn check(&self, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, port: u16) -> Decision {
         let s = self.endpoint_by_ip(src);
         let d = self.endpoint_by_ip(dst);
-        if let (Some(s), Some(d)) = (s, d) {
-            if s.index == d.index {
-                return Decision {
-                    egress: None,
-                    ingress: None,
-                };
-            }
+        if let (Some(s), Some(d)) = (s, d)
+            && s.index == d.index
+        {
+            return Decision {
+                egress: None,
+                ingress: None,
+            };
         }
         let egress = s.map(|e| {
             (
