@@ -54,8 +54,10 @@ pub fn down(lab: &str, file: Option<&LabFile>) -> Result<DownReport> {
     }
     let dir = state_dir(lab);
     let had_state = dir.exists();
+    let t0 = std::time::Instant::now();
     serve::stop(lab)?;
     state::stop_processes(lab)?;
+    tracing::debug!(lab, "processes stopped in {:.1?}", t0.elapsed());
     let mut removed = Vec::new();
     for ns in &names {
         let present = netns::path(ns).exists();

@@ -17,6 +17,7 @@
 
 mod down;
 mod error;
+mod l2;
 pub mod netns;
 mod nodes;
 mod parallel;

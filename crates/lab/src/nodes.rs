@@ -2,10 +2,10 @@
 //! enforcement backends depend on, and (with several nodes) the underlay joining them.
 
 use crate::error::Result;
-use crate::netns;
-use crate::parallel;
 use crate::rtnl::Rtnl;
 use crate::topology::{BRIDGE, NodeSpec, Topology, UPLINK, underlay_port};
+use crate::{l2, netns, parallel};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
@@ -57,16 +57,21 @@ pub(crate) fn ensure(t: &Topology) -> Result<()> {
     parallel::try_map(&t.nodes, parallel::WIDTH, |node| ensure_node(t, node))?;
     if let Some(ul) = &t.underlay {
         // Uplinks were made from the node side (a veth peer cannot be given a bridge
-        // at creation): attach the underlay's ends now.
+        // at creation): attach the underlay's ends now, then its static L2 table.
         netns::run_in(ul, || {
             let nl = Rtnl::open()?;
             let br = nl.link(BRIDGE)?.map(|b| b.index);
+            let mut ports = HashMap::new();
             for l in nl.links()? {
                 if l.name.starts_with("n-") && (l.controller != br || !l.up) {
                     nl.set_up(l.index, br)?;
                 }
+                ports.insert(l.name, l.index);
             }
-            Ok(())
+            match br {
+                Some(br) => l2::sync_fdb(&nl, br, &ports, &l2::underlay_fdb(t)),
+                None => Err(crate::LabError::Invalid(format!("{ul} has no bridge"))),
+            }
         })?;
     }
     Ok(())
@@ -97,7 +102,13 @@ fn ensure_node(t: &Topology, node: &NodeSpec) -> Result<()> {
                     if let Some(l) = existing {
                         nl.del_link(l.index)?;
                     }
-                    nl.add_veth(UPLINK, Some(br), &underlay_port(&node.name), fd.as_fd())?;
+                    nl.add_veth(
+                        UPLINK,
+                        Some(br),
+                        &underlay_port(&node.name),
+                        fd.as_fd(),
+                        None,
+                    )?;
                 }
             }
         }

@@ -3,15 +3,14 @@
 //! reconcile knows what an earlier `lab up` made.
 //!
 //! - `state.json`: the namespaces the lab may have created (written *before* creating
-//!   them), and each workload's address and node as last configured.
+//!   them), and which of them are nodes.
 //! - `lab.yaml`: a copy of the lab file last brought up.
 //! - `*.pid`: processes that belong to the lab (the listener daemon, and any other
 //!   component that calls [`record_process`]); `lab down` stops them all.
 
 use crate::error::{LabError, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,8 +36,6 @@ pub(crate) struct Recorded {
     pub netns: BTreeSet<String>,
     /// The node namespaces among them (their eBPF pins go too).
     pub node_netns: BTreeSet<String>,
-    /// Workload id → (address, node) as last configured.
-    pub workloads: BTreeMap<String, (Ipv4Addr, String)>,
 }
 
 impl Recorded {

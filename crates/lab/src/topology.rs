@@ -15,6 +15,7 @@
 
 use bulkhead_policy::lab::LabFile;
 use bulkhead_policy::{NamedPort, WorkloadId};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// The bridge inside every node namespace (and the underlay), holding the node's host_ip.
@@ -49,6 +50,8 @@ pub(crate) struct WorkloadSpec {
     pub netns: String,
     pub node: String,
     pub host_if: String,
+    /// The MAC of its `eth0`: fixed, so neighbour and bridge tables can be static.
+    pub mac: [u8; 6],
     pub ip: Ipv4Addr,
     pub gateway: Ipv4Addr,
     pub ports: Vec<NamedPort>,
@@ -66,6 +69,7 @@ pub(crate) struct Topology {
 impl Topology {
     pub fn of(lab: &LabFile) -> Topology {
         let hosts = lab.host_interfaces();
+        let mut macs = Macs::default();
         let nodes = lab
             .nodes
             .iter()
@@ -73,9 +77,16 @@ impl Topology {
                 name: n.name.clone(),
                 netns: lab.node_netns(&n.name),
                 host_ip: n.host_ip,
-                mac: local_mac(&format!("{}/{}", lab.name, n.name)),
+                mac: macs.take(&format!("{}/{}", lab.name, n.name)),
             })
             .collect::<Vec<_>>();
+        // In id order, so a MAC depends on the lab's workloads, not on their order.
+        let mut ids: Vec<_> = lab.workloads.iter().map(|w| &w.id).collect();
+        ids.sort();
+        let wl_macs: BTreeMap<_, _> = ids
+            .into_iter()
+            .map(|id| (id, macs.take(&format!("{}/{id}", lab.name))))
+            .collect();
         let workloads = lab
             .workloads
             .iter()
@@ -84,6 +95,7 @@ impl Topology {
                 netns: lab.workload_netns(&w.id),
                 node: w.node.clone(),
                 host_if: hosts.get(&w.id).cloned().unwrap_or_default(),
+                mac: wl_macs.get(&w.id).copied().unwrap_or_default(),
                 ip: w.ip,
                 gateway: lab.node(&w.node).map_or(w.ip, |n| n.host_ip),
                 ports: w.ports.clone(),
@@ -106,6 +118,23 @@ impl Topology {
 
     pub fn on_node<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a WorkloadSpec> + 'a {
         self.workloads.iter().filter(move |w| w.node == node)
+    }
+}
+
+/// Hands out distinct MACs derived from names (a rare hash collision moves the later
+/// name to its next candidate).
+#[derive(Default)]
+struct Macs(BTreeSet<[u8; 6]>);
+
+impl Macs {
+    fn take(&mut self, seed: &str) -> [u8; 6] {
+        let mut mac = local_mac(seed);
+        let mut k = 0;
+        while !self.0.insert(mac) {
+            k += 1;
+            mac = local_mac(&format!("{seed}#{k}"));
+        }
+        mac
     }
 }
 
@@ -155,6 +184,10 @@ mod tests {
         assert_eq!(t.workloads[1].gateway, Ipv4Addr::new(10, 1, 0, 2));
         assert_eq!(t.on_node("n2").count(), 1);
         assert_ne!(t.nodes[0].mac, t.nodes[1].mac);
+        assert_ne!(t.workloads[0].mac, t.workloads[1].mac);
+        let mut m = Macs::default();
+        let first = m.take("x");
+        assert_ne!(m.take("x"), first, "a taken MAC is never handed out twice");
         assert_eq!(
             t.nodes[0].mac[0] & 0x03,
             0x02,

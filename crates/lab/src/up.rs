@@ -10,8 +10,7 @@ use crate::state::{self, Recorded};
 use crate::topology::Topology;
 use crate::{netns, nodes, workloads};
 use bulkhead_policy::lab::LabFile;
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -63,14 +62,16 @@ pub fn up(lab: &LabFile, opts: &UpOptions) -> Result<UpReport> {
         state::write_atomic(&state::recorded_lab_file(&lab.name), &copy)?;
     }
 
+    let phase = |what: &str, t0: Instant| tracing::debug!(lab = %lab.name, "{what} in {:.1?}", t0.elapsed());
+    let t0 = Instant::now();
     nodes::ensure(&t)?;
-    let now: BTreeMap<String, (Ipv4Addr, String)> = t
-        .workloads
-        .iter()
-        .map(|w| (w.id.to_string(), (w.ip, w.node.clone())))
-        .collect();
-    workloads::ensure(&t, &moved_ips(&prev.workloads, &now))?;
+    phase("nodes", t0);
+    let t0 = Instant::now();
+    workloads::ensure(&t)?;
+    phase("workloads", t0);
+    let t0 = Instant::now();
     serve::ensure(&lab.name, &listeners, &exe)?;
+    phase("listeners", t0);
 
     // Only now that the daemon has let go of their sockets: what the file dropped.
     let stale: Vec<&String> = rec.netns.difference(&wanted).collect();
@@ -83,7 +84,6 @@ pub fn up(lab: &LabFile, opts: &UpOptions) -> Result<UpReport> {
     let removed = stale.len();
     rec.netns = wanted;
     rec.node_netns = t.nodes.iter().map(|n| n.netns.clone()).collect();
-    rec.workloads = now;
     rec.save()?;
     Ok(UpReport {
         created_netns: rec.netns.len() - existed,
@@ -106,24 +106,6 @@ fn listener_specs(t: &Topology) -> Vec<ListenerSpec> {
         .collect()
 }
 
-/// Addresses whose workload (or node, and so MAC) changed: every neighbour cache must
-/// forget them, or traffic to them would go to the old owner's MAC for up to a minute.
-fn moved_ips(
-    before: &BTreeMap<String, (Ipv4Addr, String)>,
-    after: &BTreeMap<String, (Ipv4Addr, String)>,
-) -> Vec<Ipv4Addr> {
-    let ids: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    let mut ips = BTreeSet::new();
-    for id in ids {
-        let (b, a) = (before.get(id), after.get(id));
-        if b != a {
-            ips.extend(b.map(|x| x.0));
-            ips.extend(a.map(|x| x.0));
-        }
-    }
-    ips.into_iter().collect()
-}
-
 /// The binary to run `lab serve` with. Refuses to guess: a test binary re-running
 /// itself with `lab serve` would run its tests instead.
 fn serve_exe(opts: &UpOptions) -> Result<PathBuf> {
@@ -141,37 +123,5 @@ fn serve_exe(opts: &UpOptions) -> Result<PathBuf> {
             "{} is not the bulkhead binary: set BULKHEAD_BIN (or UpOptions::serve_exe) so the lab can start its listeners",
             exe.display()
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn moved_ips_are_those_whose_owner_or_node_changed() {
-        let ip = |d: u8| Ipv4Addr::new(10, 0, 0, d);
-        let m = |v: &[(&str, u8, &str)]| {
-            v.iter()
-                .map(|(id, d, n)| (id.to_string(), (ip(*d), n.to_string())))
-                .collect::<BTreeMap<_, _>>()
-        };
-        let before = m(&[
-            ("x/a", 10, "n"),
-            ("x/b", 11, "n"),
-            ("x/c", 12, "n"),
-            ("x/d", 13, "n"),
-        ]);
-        let after = m(&[
-            ("x/a", 10, "n"),
-            ("x/b", 21, "n"),
-            ("x/c", 12, "m"),
-            ("x/e", 14, "n"),
-        ]);
-        assert_eq!(
-            moved_ips(&before, &after),
-            vec![ip(11), ip(12), ip(13), ip(14), ip(21)]
-        );
-        assert!(moved_ips(&before, &before).is_empty());
     }
 }

@@ -5,8 +5,9 @@
 //! 2. in each node, host veths not wanted *on that node* go (removed workloads, and
 //!    workloads that moved to another node: deleting one end deletes the pair);
 //! 3. in each node, every wanted host veth exists, is paired with its workload's
-//!    namespace and is an up port of the bridge;
-//! 4. in each workload, `eth0` has exactly its address, is up, and routes via its node.
+//!    namespace and is an up port of the bridge; the bridge's static L2 tables match;
+//! 4. in each workload, `eth0` has its MAC and exactly its address, is up, routes via
+//!    its node, and resolves every lab address statically (see [`crate::l2`]).
 //!
 //! Each pass checks before it changes, so unchanged workloads see no change at all.
 
@@ -14,14 +15,12 @@ use crate::error::{LabError, Result};
 use crate::nodes::{quiet_ipv6, up_lo};
 use crate::rtnl::Rtnl;
 use crate::topology::{BRIDGE, NodeSpec, Topology, WORKLOAD_IF, WorkloadSpec};
-use crate::{netns, parallel};
+use crate::{l2, netns, parallel};
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
-/// Brings every workload to the topology's state. `moved_ips` are addresses whose owner
-/// changed since the last `up`: neighbour caches forget them.
-pub(crate) fn ensure(t: &Topology, moved_ips: &[Ipv4Addr]) -> Result<()> {
+/// Brings every workload to the topology's state.
+pub(crate) fn ensure(t: &Topology) -> Result<()> {
     parallel::try_map(&t.workloads, parallel::WIDTH, |w| {
         if netns::exists(&w.netns) {
             return Ok(());
@@ -34,9 +33,9 @@ pub(crate) fn ensure(t: &Topology, moved_ips: &[Ipv4Addr]) -> Result<()> {
     parallel::try_map(&t.nodes, parallel::WIDTH, |n| {
         netns::run_in(&n.netns, || prune(t, n))
     })?;
-    parallel::try_map(&t.nodes, parallel::WIDTH, |n| attach(t, n, moved_ips))?;
+    parallel::try_map(&t.nodes, parallel::WIDTH, |n| attach(t, n))?;
     parallel::try_map(&t.workloads, parallel::WIDTH, |w| {
-        netns::run_in(&w.netns, || configure(t, w, moved_ips))
+        netns::run_in(&w.netns, || configure(t, w))
     })?;
     Ok(())
 }
@@ -61,7 +60,7 @@ fn prune(t: &Topology, node: &NodeSpec) -> Result<()> {
     Ok(())
 }
 
-fn attach(t: &Topology, node: &NodeSpec, moved_ips: &[Ipv4Addr]) -> Result<()> {
+fn attach(t: &Topology, node: &NodeSpec) -> Result<()> {
     let mine: Vec<&WorkloadSpec> = t.on_node(&node.name).collect();
     // Opened here, outside the node namespace, where the names resolve the same anyway.
     let files = mine
@@ -92,29 +91,36 @@ fn attach(t: &Topology, node: &NodeSpec, moved_ips: &[Ipv4Addr]) -> Result<()> {
                 Some(l) => nl.del_link(l.index)?,
                 None => {}
             }
-            nl.add_veth(&w.host_if, Some(br.index), WORKLOAD_IF, file.as_fd())?;
+            nl.add_veth(
+                &w.host_if,
+                Some(br.index),
+                WORKLOAD_IF,
+                file.as_fd(),
+                Some(w.mac),
+            )?;
         }
-        if !moved_ips.is_empty() {
-            nl.forget_neighbours(br.index, moved_ips)?;
-        }
-        Ok(())
+        // Ports as they are now (some were just made).
+        let ports: HashMap<String, u32> =
+            nl.links()?.into_iter().map(|l| (l.name, l.index)).collect();
+        l2::sync_fdb(&nl, br.index, &ports, &l2::node_fdb(t, node))?;
+        l2::sync_neighbours(&nl, br.index, &l2::node_neighbours(t, node))
     })
 }
 
-fn configure(t: &Topology, w: &WorkloadSpec, moved_ips: &[Ipv4Addr]) -> Result<()> {
+fn configure(t: &Topology, w: &WorkloadSpec) -> Result<()> {
     let nl = Rtnl::open()?;
     let eth = nl.link(WORKLOAD_IF)?.ok_or_else(|| {
         LabError::Invalid(format!("{} has no {WORKLOAD_IF} after attaching", w.netns))
     })?;
-    nl.ensure_addr(eth.index, w.ip, t.prefix)?;
-    if !eth.up {
+    // Everyone else's static entries name this MAC.
+    if eth.mac != Some(w.mac) {
+        nl.set_mac(eth.index, w.mac)?;
+    } else if !eth.up {
         nl.set_up(eth.index, None)?;
     }
+    nl.ensure_addr(eth.index, w.ip, t.prefix)?;
     nl.ensure_default_route(eth.index, w.gateway)?;
-    if !moved_ips.is_empty() {
-        nl.forget_neighbours(eth.index, moved_ips)?;
-    }
-    Ok(())
+    l2::sync_neighbours(&nl, eth.index, &l2::workload_neighbours(t, w))
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
-use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,6 +23,7 @@ pub(crate) struct Link {
     pub name: String,
     pub controller: Option<u32>,
     pub up: bool,
+    pub mac: Option<[u8; 6]>,
     /// For a veth whose peer is in another namespace: that namespace's id, as this
     /// namespace numbers it.
     pub peer_netns_id: Option<i32>,
@@ -34,8 +34,9 @@ pub(crate) struct Rtnl {
     handle: Handle,
 }
 
+mod neigh;
+
 const ENODEV: i32 = -libc::ENODEV;
-const ENOENT: i32 = -libc::ENOENT;
 
 impl Rtnl {
     /// Opens a route netlink socket in the calling thread's network namespace.
@@ -80,18 +81,22 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `name` here (up, in `controller` if given) and `peer`
-    /// directly inside the namespace `peer_ns`, down: the kernel configures the peer
-    /// before it links the pair, so asking for it up here fails with ENOTCONN.
+    /// directly inside the namespace `peer_ns` (with `peer_mac` if given), down: the
+    /// kernel configures the peer before it links the pair, so asking for it up here
+    /// fails with ENOTCONN.
     pub fn add_veth(
         &self,
         name: &str,
         controller: Option<u32>,
         peer: &str,
         peer_ns: BorrowedFd<'_>,
+        peer_mac: Option<[u8; 6]>,
     ) -> Result<()> {
-        let peer_msg = LinkUnspec::new_with_name(peer)
-            .setns_by_fd(peer_ns.as_raw_fd())
-            .build();
+        let mut peer_b = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns.as_raw_fd());
+        if let Some(mac) = peer_mac {
+            peer_b = peer_b.address(mac.to_vec());
+        }
+        let peer_msg = peer_b.build();
         let mut b = LinkVeth::new(name, peer)
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
             .up();
@@ -114,6 +119,21 @@ impl Rtnl {
         self.rt
             .block_on(req)
             .map_err(LabError::nl(format!("set link {index} up")))
+    }
+
+    /// Gives a link another MAC (down while it changes, as a veth requires), and up.
+    pub fn set_mac(&self, index: u32, mac: [u8; 6]) -> Result<()> {
+        let down = LinkUnspec::new_with_index(index).down().build();
+        let addr = LinkUnspec::new_with_index(index)
+            .address(mac.to_vec())
+            .up()
+            .build();
+        for msg in [down, addr] {
+            self.rt
+                .block_on(self.handle.link().change(msg).execute())
+                .map_err(LabError::nl(format!("set the MAC of link {index}")))?;
+        }
+        Ok(())
     }
 
     /// Deletes a link (and so its veth peer); a link already gone is fine.
@@ -197,28 +217,6 @@ impl Rtnl {
             .map_err(LabError::nl(format!("set default route via {gw}")))
     }
 
-    /// Forgets the neighbour (ARP) entries of `ips` on link `index`, so an address that
-    /// moved to another workload is resolved afresh instead of reaching the old MAC.
-    pub fn forget_neighbours(&self, index: u32, ips: &[Ipv4Addr]) -> Result<()> {
-        for ip in ips {
-            let mut msg = NeighbourMessage::default();
-            msg.header.family = AddressFamily::Inet;
-            msg.header.ifindex = index;
-            msg.attributes
-                .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(*ip)));
-            match self
-                .rt
-                .block_on(self.handle.neighbours().del(msg).execute())
-            {
-                Err(e) if code(&e) != Some(ENOENT) => {
-                    return Err(LabError::nl(format!("forget neighbour {ip}"))(e));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     /// The id this namespace gives the named namespace, if it gave one (it does once a
     /// veth links the two).
     pub fn netns_id(&self, name: &str) -> Result<Option<i32>> {
@@ -242,6 +240,7 @@ fn link_of(m: &LinkMessage) -> Link {
         name: String::new(),
         controller: None,
         up: m.header.flags.contains(LinkFlags::Up),
+        mac: None,
         peer_netns_id: None,
     };
     for a in &m.attributes {
@@ -249,6 +248,7 @@ fn link_of(m: &LinkMessage) -> Link {
             LinkAttribute::IfName(n) => l.name = n.clone(),
             LinkAttribute::Controller(c) => l.controller = Some(*c),
             LinkAttribute::LinkNetNsId(id) => l.peer_netns_id = Some(*id),
+            LinkAttribute::Address(a) => l.mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
             _ => {}
         }
     }
