@@ -230,11 +230,19 @@ fn peer(rng: &mut ChaCha8Rng) -> Peer {
         },
         5..9 => {
             let n = net(NETS.choose(rng).unwrap());
+            // Mostly excepts strictly inside (as Kubernetes requires); now and then
+            // any prefix at all (the native kind and the IR allow it), and now and
+            // then a net written with host bits.
             let inside: Vec<Ipv4Net> = NETS
                 .iter()
                 .map(|s| net(s))
-                .filter(|e| n.contains(e) && *e != n)
+                .filter(|e| rng.random_bool(0.1) || (n.contains(e) && *e != n))
                 .collect();
+            let n = if rng.random_bool(0.1) {
+                Ipv4Net::new(Ipv4Addr::from(u32::from(n.network()) | 3), n.prefix_len()).unwrap()
+            } else {
+                n
+            };
             let mut except: Vec<Ipv4Net> = Vec::new();
             for _ in 0..rng.random_range(0..=2) {
                 if let Some(e) = inside.choose(rng) {

@@ -53,13 +53,20 @@ pub(super) fn inventory(rng: &mut ChaCha8Rng) -> Inventory {
             node: None,
         });
     }
+    // Rarely no cluster CIDR at all (then everything is `world`) or no host address.
     let mut cluster_cidrs = vec![net("10.0.0.0/26")];
     if rng.random_bool(0.3) {
         cluster_cidrs.push(net("192.168.1.0/24"));
     }
+    if rng.random_bool(0.05) {
+        cluster_cidrs.clear();
+    }
     let mut host_ips = vec![ip("10.0.0.1")];
     if rng.random_bool(0.3) {
         host_ips.push(ip("10.0.0.63"));
+    }
+    if rng.random_bool(0.05) {
+        host_ips.clear();
     }
     Inventory {
         workloads,
