@@ -1,13 +1,13 @@
-//! `PolicySet` + `Inventory` → [`Program`](crate::Program).
+//! `PolicySet` + `Inventory` → [`Program`].
 //!
 //! The stages, each in its own module:
-//! 1. [`rules`]: policies in name order, rules numbered globally, peers interned.
-//! 2. [`select`]: an index over the inventory answering selectors by posting lists.
-//! 3. [`identity`]: addresses cut into atoms, atoms with equal signatures merged into
+//! 1. `rules`: policies in name order, rules numbered globally, peers interned.
+//! 2. `select`: an index over the inventory answering selectors by posting lists.
+//! 3. `identity`: addresses cut into atoms, atoms with equal signatures merged into
 //!    identities, and the ipcache.
-//! 4. [`numbering`]: the rule table, numbered as soon as it is known which policies
+//! 4. `numbering`: the rule table, numbered as soon as it is known which policies
 //!    isolate which local endpoints, so tables are written with final ids.
-//! 5. [`endpoint`]: one endpoint's resolved port table for one direction; [`tables`]:
+//! 5. `endpoint`: one endpoint's resolved port table for one direction; `tables`:
 //!    all of them, shared between endpoints isolated alike, on several threads for
 //!    large nodes.
 //!
@@ -64,6 +64,25 @@ pub enum CompileError {
     TooManyWorkloads { needed: usize, max: usize },
 }
 
+/// Compiles what `input.node` must enforce.
+///
+/// - Identities: addresses share one iff every peer of every rule (selectors with their
+///   namespaces, CIDRs and excepts, `world`, `host`) and every egress named port treats
+///   them alike. The ipcache lists every workload and host address, every CIDR and
+///   except, every cluster CIDR and `0.0.0.0/0`, minus prefixes no address can land on.
+/// - Endpoints: the workloads on the node (every workload if `node` is `None`), by id.
+/// - Tables: per endpoint and direction, `any` holds the verdicts that hold for every
+///   identity and `peers[id]` the fully resolved entries where `id` decides otherwise
+///   (deny beats allow; the first deny, else the first allow, by policy name and rule
+///   index, names the rule). A rule without ports covers TCP, UDP and SCTP on every port
+///   and protocol 0 (every other protocol) on port 0.
+/// - Rules: `rules[0]` is "not isolated"; then every rule of every policy that isolates
+///   some local endpoint in its direction, then the default denies, in [`Reason`] order.
+///
+/// The same input always gives the same program. Work grows with the input and the
+/// program's size (entries), not with workloads × identities.
+///
+/// [`Reason`]: bulkhead_policy::ir::Reason
 pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let rules = rules::Rules::new(input.policies);
     if rules.rules.len() > MAX_RULES {
