@@ -90,6 +90,25 @@ impl EbpfDataplane {
         })
     }
 
+    /// [`open`](Self::open) by the namespace's path, `/run/netns/{name}` (the name
+    /// names the pin directory).
+    pub fn open_path(netns: &std::path::Path) -> Result<EbpfDataplane, Error> {
+        let name = netns
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Netns {
+                path: netns.display().to_string(),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            })?;
+        if netns != netns::named(name) {
+            return Err(Error::Netns {
+                path: netns.display().to_string(),
+                source: std::io::Error::other("not a named namespace under /run/netns"),
+            });
+        }
+        Self::open(name)
+    }
+
     pub fn pin_dir(&self) -> &PinDir {
         &self.dir
     }
