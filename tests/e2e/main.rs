@@ -9,5 +9,6 @@
 //! To add tests: add a module below and use the helpers of [`harness`] (see its docs).
 //! Run: `cargo test -p bulkhead --test e2e` (add `-- privileged_lab` to filter).
 
+mod ebpf;
 mod harness;
 mod lab;

@@ -183,7 +183,9 @@ fn privileged_pins_survive_the_process_and_are_taken_over() {
     let link_ids = |l: &[(u64, u32)]| l.iter().map(|x| x.0).collect::<Vec<_>>();
     assert_eq!(link_ids(&now), link_ids(&links));
     assert!(common::tcx_links(&first_prog).is_empty());
-    assert!(!first_prog.iter().any(|&id| common::prog_loaded(id)));
+    assert!(common::eventually(|| !first_prog
+        .iter()
+        .any(|&id| common::prog_loaded(id))));
     assert!(!node.tcp("a", "b", 81));
     assert!(node.tcp("a", "b", 80));
 }

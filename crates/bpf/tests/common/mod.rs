@@ -59,6 +59,18 @@ pub fn tcx_links(progs: &[u32]) -> Vec<(u64, u32)> {
     out
 }
 
+/// Polls `cond` for up to 3 s: unpinned links and their programs are freed by a kernel
+/// work item, a moment after the unpin returns.
+pub fn eventually(cond: impl Fn() -> bool) -> bool {
+    (0..60).any(|_| {
+        let ok = cond();
+        if !ok {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ok
+    })
+}
+
 /// Whether a program with this id is loaded.
 pub fn prog_loaded(id: u32) -> bool {
     Command::new("bpftool")
