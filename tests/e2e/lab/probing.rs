@@ -42,7 +42,7 @@ fn privileged_lab_probe_filters() {
     ]);
     assert_eq!(
         table.success().stdout,
-        "TCP/80  x/a  y/c\nx/a     -    yes\nx/b     yes  yes\ny/c     yes  -\n"
+        "80/TCP\n-   x/a y/c\nx/a .   .\nx/b .   .\ny/c .   .\n\n"
     );
     let unknown = bulkhead(&["lab", "probe", lab.path_str(), "--from", "x/zz"]);
     assert!(

@@ -135,7 +135,7 @@ fn probe(args: ProbeArgs) -> anyhow::Result<()> {
     let results = bulkhead_lab::probe(&lab, &opts)?;
     let text = match args.output {
         Format::Json => bulkhead_lab::to_json(&results),
-        Format::Table => bulkhead_lab::to_table(&results),
+        Format::Table => bulkhead_lab::to_table(&lab, &results),
     };
     print!("{text}");
     Ok(())

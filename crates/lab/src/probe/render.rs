@@ -1,73 +1,75 @@
-//! The two output forms of probe results (and of `policy eval`, which prints the same
-//! [`ProbeResult`]s through these same functions so the two outputs match to the byte).
+//! The two output forms of probe results.
+//!
+//! The table is the truth-table format of the conformance cases (`tests/conformance`),
+//! which `policy eval -o table` prints too: a probe's table can be compared with an
+//! evaluation's, or pasted into a case file, as it is.
 
 use super::ProbeResult;
-use bulkhead_policy::{Protocol, WorkloadId};
-use std::collections::{BTreeMap, BTreeSet};
+use bulkhead_policy::Protocol;
+use bulkhead_policy::lab::LabFile;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// A JSON array, one object per result, in the given order, ending with a newline.
+/// A JSON array, one object per line, in the given order, ending with a newline.
 pub fn to_json(results: &[ProbeResult]) -> String {
-    let mut out = String::from("[");
-    for (i, r) in results.iter().enumerate() {
-        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-        // Serializing plain strings, numbers and bools cannot fail.
-        out.push_str(&serde_json::to_string(r).unwrap_or_default());
+    if results.is_empty() {
+        return "[]\n".into();
     }
-    out.push_str(if results.is_empty() { "]\n" } else { "\n]\n" });
-    out
+    let rows: Vec<String> = results
+        .iter()
+        // Serializing plain strings, numbers and bools cannot fail.
+        .map(|r| serde_json::to_string(r).unwrap_or_default())
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
 }
 
 /// The verdicts of one port: (from, to) → allowed.
-type Cells<'a> = BTreeMap<(&'a WorkloadId, &'a WorkloadId), bool>;
+type Cells = BTreeMap<(String, String), bool>;
 
-/// One matrix per protocol and port: rows are sources, columns destinations; `yes`
-/// allowed, `no` not, `-` not probed (itself, or a port the destination does not list).
-pub fn to_table(results: &[ProbeResult]) -> String {
-    let mut groups: BTreeMap<(Protocol, u16), Cells> = BTreeMap::new();
+/// One table per port and protocol (`80/TCP`), each followed by a blank line. The first
+/// line is the corner `-` and the destinations; each further line a source and its
+/// cells: `.` allowed, `X` not, `-` not probed (a port the destination does not list).
+/// A workload's own cell is `.` (it always reaches itself). Rows and columns are the
+/// workloads that appear, in the lab file's order.
+pub fn to_table(lab: &LabFile, results: &[ProbeResult]) -> String {
+    let mut by_port: BTreeMap<(Protocol, u16), Cells> = BTreeMap::new();
     for r in results {
-        groups
+        by_port
             .entry((r.protocol, r.port))
             .or_default()
-            .insert((&r.from, &r.to), r.allowed);
+            .insert((r.from.to_string(), r.to.to_string()), r.allowed);
     }
+    let ids: Vec<String> = lab.workloads.iter().map(|w| w.id.to_string()).collect();
+    let width = ids.iter().map(String::len).max().unwrap_or(1) + 1;
     let mut out = String::new();
-    if groups.is_empty() {
-        out.push_str("nothing to probe: no destination lists a matching port\n");
-    }
-    for ((proto, port), cells) in &groups {
-        let froms: BTreeSet<&WorkloadId> = cells.keys().map(|(f, _)| *f).collect();
-        let tos: BTreeSet<&WorkloadId> = cells.keys().map(|(_, t)| *t).collect();
-        let corner = format!("{proto}/{port}");
-        let first = froms
+    for ((protocol, port), cells) in &by_port {
+        let rows: Vec<&String> = ids
             .iter()
-            .map(|f| f.to_string().len())
-            .chain([corner.len()])
-            .max()
-            .unwrap_or(0);
-        let widths: Vec<usize> = tos.iter().map(|t| t.to_string().len().max(3)).collect();
-        if !out.is_empty() {
-            out.push('\n');
+            .filter(|id| cells.keys().any(|(f, _)| f == *id))
+            .collect();
+        let cols: Vec<&String> = ids
+            .iter()
+            .filter(|id| cells.keys().any(|(_, t)| t == *id))
+            .collect();
+        let mut line = format!("{:<width$}", "-");
+        for c in &cols {
+            let _ = write!(line, "{c:<width$}");
         }
-        let _ = write!(out, "{corner:<first$}");
-        for (t, w) in tos.iter().zip(&widths) {
-            let _ = write!(out, "  {:<w$}", t.to_string());
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-        for f in &froms {
-            let _ = write!(out, "{:<first$}", f.to_string());
-            for (t, w) in tos.iter().zip(&widths) {
-                let cell = match cells.get(&(*f, *t)) {
-                    Some(true) => "yes",
-                    Some(false) => "no",
+        let _ = writeln!(out, "{port}/{protocol}\n{}", line.trim_end());
+        for r in &rows {
+            let mut line = format!("{r:<width$}");
+            for c in &cols {
+                let cell = match cells.get(&((*r).clone(), (*c).clone())) {
+                    Some(true) => ".",
+                    Some(false) => "X",
+                    None if r == c => ".",
                     None => "-",
                 };
-                let _ = write!(out, "  {cell:<w$}");
+                let _ = write!(line, "{cell:<width$}");
             }
-            out.truncate(out.trim_end().len());
-            out.push('\n');
+            let _ = writeln!(out, "{}", line.trim_end());
         }
+        out.push('\n');
     }
     out
 }

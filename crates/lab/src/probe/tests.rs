@@ -93,7 +93,7 @@ fn json_is_the_contract_shape() {
     let json = to_json(&[a.result(true), a.result(false)]);
     assert_eq!(
         json,
-        "[\n  {\"from\":\"x/a\",\"to\":\"x/b\",\"port\":80,\"protocol\":\"TCP\",\"allowed\":true},\n  \
+        "[\n{\"from\":\"x/a\",\"to\":\"x/b\",\"port\":80,\"protocol\":\"TCP\",\"allowed\":true},\n\
          {\"from\":\"x/a\",\"to\":\"x/b\",\"port\":80,\"protocol\":\"TCP\",\"allowed\":false}\n]\n"
     );
     assert_eq!(to_json(&[]), "[]\n");
@@ -105,25 +105,37 @@ fn json_is_the_contract_shape() {
 }
 
 #[test]
-fn table_is_a_matrix_per_port() {
+fn table_is_the_conformance_format_per_port() {
     let results: Vec<ProbeResult> = match plan(&lab(), &ProbeOptions::default()) {
         Ok(p) => p.iter().map(|a| a.result(a.from.name != "c")).collect(),
         Err(e) => panic!("{e}"),
     };
-    let table = to_table(&results);
     let want = "\
-TCP/80  x/a  x/b
-a-b/c   no   no
-x/a     -    yes
-x/b     yes  -
+80/TCP
+-     x/a   x/b
+x/a   .     .
+x/b   .     .
+a-b/c X     X
 
-UDP/53  x/a
-a-b/c   no
-x/b     yes
+53/UDP
+-     x/a
+x/b   .
+a-b/c X
 
-UDP/81  x/b
-a-b/c   no
-x/a     yes
+81/UDP
+-     x/b
+x/a   .
+a-b/c X
+
 ";
-    assert_eq!(table, want);
+    assert_eq!(to_table(&lab(), &results), want);
+    // Narrowed: only what was probed appears; an unlisted port is `-`.
+    let some: Vec<ProbeResult> = results
+        .iter()
+        .filter(|r| r.to.name == "a" || r.port == 81)
+        .cloned()
+        .collect();
+    let want = "80/TCP\n-     x/a\nx/b   .\na-b/c X\n\n53/UDP\n-     x/a\nx/b   .\na-b/c X\n\n81/UDP\n-     x/b\nx/a   .\na-b/c X\n\n";
+    assert_eq!(to_table(&lab(), &some), want);
+    assert_eq!(to_table(&lab(), &[]), "");
 }
