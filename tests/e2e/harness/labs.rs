@@ -44,7 +44,7 @@ pub fn unique_lab_name(prefix: &str) -> String {
 pub struct TestLab {
     pub name: String,
     pub path: PathBuf,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl TestLab {
@@ -55,7 +55,7 @@ impl TestLab {
         let lab = TestLab {
             path: dir.path().join("lab.yaml"),
             name,
-            _dir: dir,
+            dir,
         };
         lab.rewrite(body);
         lab
@@ -70,6 +70,13 @@ impl TestLab {
     pub fn write_raw(&self, text: &str) {
         std::fs::write(&self.path, text)
             .unwrap_or_else(|e| panic!("write {}: {e}", self.path.display()));
+    }
+
+    /// Writes another file (a policy, say) beside the lab file; returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        p
     }
 
     pub fn path_str(&self) -> &str {

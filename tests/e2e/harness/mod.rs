@@ -8,6 +8,7 @@
 //! let lab = TestLab::new("np", "subnet: 10.0.0.0/24\nworkloads:\n  - {name: a, ip: 10.0.0.10, ports: [{port: 80}]}\n  - {name: b, ip: 10.0.0.11}\n");
 //! let up = LabGuard::up(&lab);                 // `lab up`; `lab down` on drop, even on panic
 //! let verdicts = up.probe(&[]);                // `lab probe -o json` as a ProbeMap
+//! let policy = lab.file("deny.yaml", "...");   // more files beside the lab file
 //! assert!(harness::all_allowed(&verdicts));
 //! let run = harness::bulkhead(&["policy", "eval", "--lab", lab.path_str(), "-o", "json"]);
 //! run.success();                               // panics with stdout/stderr unless exit 0
