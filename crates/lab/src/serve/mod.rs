@@ -32,6 +32,9 @@ pub struct ListenerSpec {
     pub protocol: Protocol,
 }
 
+/// How long the daemon waits for a connected client to say what it wants.
+const ORDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The role under which the daemon's PID is recorded.
 pub(crate) const ROLE: &str = "serve";
 
@@ -69,7 +72,10 @@ async fn serve(lab: &str) -> Result<()> {
         };
         let (r, mut w) = stream.into_split();
         let mut line = String::new();
-        if BufReader::new(r).read_line(&mut line).await.is_err() {
+        // Orders are served one at a time: a client that connects and says nothing
+        // must not hold up the next `lab up`.
+        let read = BufReader::new(r).read_line(&mut line);
+        if !matches!(tokio::time::timeout(ORDER_TIMEOUT, read).await, Ok(Ok(_))) {
             continue;
         }
         let reply = match line.trim() {
