@@ -8,10 +8,10 @@
 
 use crate::store::{Counters, EdgeRow};
 use bulkhead_api::{GraphEdge, IpProtocol, Verdict};
+use foldhash::HashMap;
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An edge's key with interned parts: endpoints by node, rule by number (0 = none).

@@ -8,10 +8,10 @@
 use super::Core;
 use super::inventory::{check_node, empty_agent};
 use crate::error::ServerError;
-use crate::graph::Found;
 use crate::store::{self, Counters, EdgeRow, FlowWrite};
 use bulkhead_api::{Event, FlowBatch, FlowRecord, IngestResult, IpProtocol, Timestamp, Verdict};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
+use petgraph::stable_graph::EdgeIndex;
 
 /// An edge's key, borrowed from the batch.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +33,13 @@ struct Sums {
 }
 
 const MINUTE_MS: i64 = 60_000;
+
+/// What the batch does to one edge, kept to update the graph after the commit.
+enum Planned {
+    Existing(EdgeIndex, Counters),
+    /// Index into `FlowWrite::new_edges` (pushed in id order, so sorting keeps it).
+    New(usize),
+}
 
 impl Core {
     pub(super) fn ingest(&self, node: &str, batch: FlowBatch) -> Result<IngestResult, ServerError> {
@@ -69,7 +76,7 @@ impl Core {
             node: node.to_string(),
             ..FlowWrite::default()
         };
-        let mut found: Vec<(Found, usize)> = Vec::with_capacity(sums.len());
+        let mut found: Vec<Planned> = Vec::with_capacity(sums.len());
         let mut next_id = state.graph.next_id();
         for (k, s) in &sums {
             let hit = state.graph.find(
@@ -81,9 +88,9 @@ impl Core {
                 k.rule,
             );
             let id = match hit {
-                Some((_, id)) => {
+                Some((edge, id)) => {
                     write.updates.push((id, s.total));
-                    found.push((hit, write.updates.len() - 1));
+                    found.push(Planned::Existing(edge, s.total));
                     id
                 }
                 None => {
@@ -100,7 +107,7 @@ impl Core {
                         node: Some(node.to_string()),
                         counters: s.total,
                     });
-                    found.push((None, write.new_edges.len() - 1));
+                    found.push(Planned::New(write.new_edges.len() - 1));
                     id
                 }
             };
@@ -110,19 +117,19 @@ impl Core {
         }
 
         let tx = state.store.transaction()?;
-        store::write_flows(&tx, &write)?;
+        store::write_flows(&tx, &mut write)?;
         store::save_agent(&tx, &agent)?;
         tx.commit()?;
 
         // Committed: now the caches. Collect the touched edges for live updates.
         let mut touched = Vec::with_capacity(found.len());
-        for (hit, i) in &found {
-            match hit {
-                Some((e, _)) => {
-                    state.graph.add(*e, &write.updates[*i].1, node);
+        for planned in &found {
+            match planned {
+                Planned::Existing(e, counters) => {
+                    state.graph.add(*e, counters, node);
                     touched.push(*e);
                 }
-                None => {
+                Planned::New(i) => {
                     let row = &write.new_edges[*i];
                     state.graph.insert(row);
                     touched.extend(state.graph.index_of(row));

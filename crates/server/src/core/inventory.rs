@@ -191,6 +191,7 @@ impl Core {
             state.workloads.insert(
                 w.id.clone(),
                 Known {
+                    key: w.id.to_string(),
                     workload: w,
                     last_seen: now,
                 },

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 /// A workload an agent reported.
 #[derive(Clone, Debug)]
 pub struct Known {
+    /// The id as text (`ns/name`), kept to match flow endpoints without formatting.
+    pub key: String,
     pub workload: Workload,
     pub last_seen: Timestamp,
 }
@@ -37,6 +39,7 @@ impl State {
                 (
                     w.id.clone(),
                     Known {
+                        key: w.id.to_string(),
                         workload: w,
                         last_seen,
                     },

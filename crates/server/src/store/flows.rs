@@ -55,7 +55,12 @@ fn namespace(endpoint: &str) -> Option<&str> {
     endpoint.split_once('/').map(|(ns, _)| ns)
 }
 
-pub fn write_flows(conn: &Connection, w: &FlowWrite) -> Result<(), ServerError> {
+/// Writes a batch. Rows go in key order (new edges by id, updates by id, buckets by
+/// (minute, edge)), so SQLite walks each B-tree forward instead of jumping around it.
+pub fn write_flows(conn: &Connection, w: &mut FlowWrite) -> Result<(), ServerError> {
+    w.new_edges.sort_unstable_by_key(|e| e.id);
+    w.updates.sort_unstable_by_key(|u| u.0);
+    w.buckets.sort_unstable_by_key(|b| (b.1, b.0));
     let i = super::to_i64;
     let mut insert = conn.prepare_cached(
         "INSERT INTO edges (id, source, destination, src_ns, dst_ns, protocol, port, verdict,

@@ -55,9 +55,9 @@ const MIGRATIONS: &[&str] = &[
         verdict TEXT NOT NULL, rule TEXT, node TEXT,
         packets INTEGER NOT NULL, bytes INTEGER NOT NULL, connections INTEGER NOT NULL,
         first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-    CREATE INDEX edges_source ON edges (source);
-    CREATE INDEX edges_destination ON edges (destination);
-    CREATE INDEX edges_last_seen ON edges (last_seen);
+    -- No secondary indexes: each would cost a random B-tree insert per new edge on the
+    -- ingest path, while the queries either read the graph in memory, scan in rowid
+    -- order with a LIMIT (flow pages), or start from edge_buckets' primary key (windows).
 
     -- The same counters per minute (bucket = unix minute of last_seen), to answer
     -- "what did W talk to in the last N minutes" for baselines and replay.
