@@ -74,7 +74,8 @@ async fn serve(lab: &str) -> Result<()> {
         let mut line = String::new();
         // Orders are served one at a time: a client that connects and says nothing
         // must not hold up the next `lab up`.
-        let read = BufReader::new(r).read_line(&mut line);
+        let mut reader = BufReader::new(r);
+        let read = reader.read_line(&mut line);
         if !matches!(tokio::time::timeout(ORDER_TIMEOUT, read).await, Ok(Ok(_))) {
             continue;
         }
