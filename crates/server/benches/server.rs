@@ -85,7 +85,8 @@ fn ingest(core: &Core, batch: Vec<FlowRecord>) -> Res<()> {
 /// The baseline: summing the same records in a bare `HashMap` (no store, no graph).
 fn hashmap_baseline(all: &[Vec<FlowRecord>]) -> Duration {
     let t = cpu_time::ThreadTime::now();
-    let mut m: HashMap<(&str, &str, u16, Verdict, Option<&str>), (u64, u64)> = HashMap::new();
+    type Key<'a> = (&'a str, &'a str, u16, Verdict, Option<&'a str>);
+    let mut m: HashMap<Key<'_>, (u64, u64)> = HashMap::new();
     for r in all.iter().flatten() {
         let e = m
             .entry((

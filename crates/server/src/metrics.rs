@@ -20,6 +20,9 @@ struct Histogram {
     sum: f64,
 }
 
+/// An agent's (revision in force, dropped records, lost events), as last reported.
+type AgentGauges = (Option<u64>, u64, u64);
+
 #[derive(Default)]
 pub struct Metrics {
     records: AtomicU64,
@@ -33,7 +36,7 @@ pub struct Metrics {
     graph_edges: AtomicU64,
     workloads: AtomicU64,
     /// Per node: (revision in force, dropped records, lost events) as last reported.
-    agents: Mutex<BTreeMap<String, (Option<u64>, u64, u64)>>,
+    agents: Mutex<BTreeMap<String, AgentGauges>>,
     /// Per (method, route, status).
     requests: Mutex<HashMap<(String, String, u16), u64>>,
     /// Per (method, route).

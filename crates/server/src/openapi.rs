@@ -146,7 +146,7 @@ pub fn document() -> Value {
                 "responses": {"204": {"description": "deleted"}, "default": {"description": "error", "content": {"application/json": {"schema": schema("ErrorBody")}}}}
             }},
             "/api/v1/agents": {"get": op("Agents and their status", &[], None, "AgentInfo[]", "200")},
-            "/api/v1/agents/{node}": {"put": op("Agent report: the node's workloads and the agent's status", &[node.clone()], Some("AgentReport"), "Revision", "200")},
+            "/api/v1/agents/{node}": {"put": op("Agent report: the node's workloads and the agent's status", std::slice::from_ref(&node), Some("AgentReport"), "Revision", "200")},
             "/api/v1/agents/{node}/desired": {"get": {
                 "summary": "Long poll for the desired state: at once if revision > after, else when it moves, else 204 after `wait` seconds",
                 "parameters": [node.clone(), query("after", "the revision the agent has", "integer"), query("wait", "seconds to wait, at most 300 (default 30)", "integer")],

@@ -107,18 +107,10 @@ pub enum Outcome {
 }
 
 /// Choices made when the server starts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CoreOptions {
     /// The mode of workloads that have none set.
     pub default_mode: Mode,
-}
-
-impl Default for CoreOptions {
-    fn default() -> Self {
-        CoreOptions {
-            default_mode: Mode::default(),
-        }
-    }
 }
 
 pub struct Core {
