@@ -50,7 +50,7 @@ impl<'r, 'a> Context<'r, 'a> {
             .rules
             .iter()
             .zip(rule_ids)
-            .map(|(r, &id)| match r.peers.as_deref() {
+            .map(|(r, &id)| match rules.peers_of(r) {
                 // No local endpoint can hit the rule (its policy isolates none here).
                 _ if id == NO_RULE => PeerSet::All,
                 None => PeerSet::All,

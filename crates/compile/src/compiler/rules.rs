@@ -47,8 +47,9 @@ pub(crate) struct FlatRule<'a> {
     pub policy: u32,
     pub direction: Direction,
     pub rule: &'a Rule,
-    /// Interned peers; `None` when the rule names none (every peer).
-    pub peers: Option<Vec<PeerId>>,
+    /// Where the rule's interned peers sit in [`Rules::rule_peers`]; `None` when the
+    /// rule names none (every peer).
+    peers: Option<std::ops::Range<usize>>,
 }
 
 pub(crate) struct Rules<'a> {
@@ -60,6 +61,8 @@ pub(crate) struct Rules<'a> {
     /// (0 ingress, 1 egress), `None` if the policy leaves that direction alone.
     pub ranges: Vec<[Option<std::ops::Range<u32>>; 2]>,
     pub peers: Vec<(PeerKey, &'a Peer)>,
+    /// Every rule's interned peers, back to back (one allocation, not one per rule).
+    rule_peers: Vec<PeerId>,
     /// Egress named ports (name, protocol), resolved per peer identity.
     pub named: Vec<(&'a str, Protocol)>,
     /// Per policy: whether an ingress rule names a port (then its ingress table depends
@@ -84,6 +87,7 @@ impl<'a> Rules<'a> {
             rules: Vec::new(),
             ranges: Vec::new(),
             peers: Vec::new(),
+            rule_peers: Vec::new(),
             named: Vec::new(),
             named_ingress: Vec::new(),
             named_ids: FastMap::default(),
@@ -98,16 +102,16 @@ impl<'a> Rules<'a> {
                 let start = out.rules.len() as u32;
                 for rule in rules {
                     let peers = rule.peers.as_ref().map(|list| {
-                        list.iter()
-                            .map(|peer| {
-                                let next = out.peers.len() as PeerId;
-                                let id = interner.intern(peer, next);
-                                if id == next {
-                                    out.peers.push((PeerKey::of(peer), peer));
-                                }
-                                id
-                            })
-                            .collect()
+                        let start = out.rule_peers.len();
+                        for peer in list {
+                            let next = out.peers.len() as PeerId;
+                            let id = interner.intern(peer, next);
+                            if id == next {
+                                out.peers.push((PeerKey::of(peer), peer));
+                            }
+                            out.rule_peers.push(id);
+                        }
+                        start..out.rule_peers.len()
                     });
                     if direction == Direction::Egress {
                         out.intern_named(rule);
@@ -144,6 +148,11 @@ impl<'a> Rules<'a> {
                 }
             }
         }
+    }
+
+    /// The interned peers of `rule`; `None` when it names none (every peer).
+    pub fn peers_of(&self, rule: &FlatRule<'_>) -> Option<&[PeerId]> {
+        rule.peers.clone().map(|r| &self.rule_peers[r])
     }
 
     pub fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
