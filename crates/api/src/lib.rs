@@ -23,6 +23,7 @@
 //! | `DELETE /policies` | [`policy::DeleteRequest`] | [`policy::ChangeResult`] |
 //! | `GET /policies/{name}` | – | [`policy::PolicyInfo`] (`name` may hold a `/`) |
 //! | `DELETE /policies/{name}` | – | [`policy::ChangeResult`] |
+//! | `POST /replay` | [`policy::ReplayRequest`] | [`policy::ReplayResult`] |
 //! | `GET /audit` | [`audit::AuditQuery`] (query) | [`audit::AuditPage`] |
 //! | `GET /events` | [`flow::FlowQuery`] filters (query) | SSE of [`event::Event`] |
 //! | `GET /tokens` | – | `[`[`token::TokenInfo`]`]` (admin) |
@@ -56,7 +57,7 @@ pub use inventory::{
 };
 pub use policy::{
     ApplyRequest, Change, ChangeResult, DeleteRequest, PolicyChange, PolicyDocument, PolicyFile,
-    PolicyInfo,
+    PolicyInfo, ReplayRequest, ReplayResult,
 };
 pub use time::{TimeBound, Timestamp};
 pub use token::{CreateToken, CreatedToken, Role, TokenInfo};
@@ -71,6 +72,7 @@ pub mod paths {
     pub const GRAPH: &str = "/api/v1/graph";
     pub const POLICIES: &str = "/api/v1/policies";
     pub const AUDIT: &str = "/api/v1/audit";
+    pub const REPLAY: &str = "/api/v1/replay";
     pub const EVENTS: &str = "/api/v1/events";
     pub const TOKENS: &str = "/api/v1/tokens";
     pub const AGENTS: &str = "/api/v1/agents";

@@ -107,3 +107,29 @@ pub struct ChangeResult {
 pub struct DeleteRequest {
     pub names: Vec<String>,
 }
+
+/// Body of `POST /api/v1/replay`: which recorded flows would these policies deny?
+/// The files replace the stored policies for the question (nothing is stored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    pub files: Vec<PolicyFile>,
+    /// Only flows recorded since then (`15m` back, or RFC 3339); default: all.
+    #[serde(default)]
+    pub since: Option<crate::time::TimeBound>,
+    /// Only flows from or to this workload.
+    #[serde(default)]
+    pub workload: Option<String>,
+}
+
+/// Answer of replay: the recorded flows the policies would deny, in the `observe` shape
+/// (`verdict` is `would-deny`, `rule` the deciding rule of the replayed policies).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayResult {
+    pub denied: Vec<crate::flow::FlowRecord>,
+    /// How many recorded edges were evaluated.
+    pub evaluated: u64,
+    /// Edges skipped because an endpoint is a workload no agent reports any more (its
+    /// address is unknown, so the policies cannot be evaluated for it).
+    pub unresolved: u64,
+}

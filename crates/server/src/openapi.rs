@@ -100,6 +100,8 @@ pub fn document() -> Value {
                 "ApplyRequest": obj(&["files", "dry_run"]),
                 "DeleteRequest": obj(&["names"]),
                 "ChangeResult": obj(&["revision", "policies"]),
+                "ReplayRequest": obj(&["files", "since", "workload"]),
+                "ReplayResult": obj(&["denied", "evaluated", "unresolved"]),
                 "AuditPage": obj(&["entries", "next_cursor"]),
                 "TokenInfo": obj(&["name", "role", "created_at", "created_by"]),
                 "CreateToken": obj(&["name", "role"]),
@@ -127,6 +129,7 @@ pub fn document() -> Value {
                 "get": op("One policy (the name may hold a `/`)", &[path("name", "namespace/name or name")], None, "PolicyInfo", "200"),
                 "delete": op("Delete one policy", &[path("name", "namespace/name or name")], None, "ChangeResult", "200")
             },
+            "/api/v1/replay": {"post": op("Which recorded flows would these policy files deny? (stores nothing)", &[], Some("ReplayRequest"), "ReplayResult", "200")},
             "/api/v1/audit": {"get": op("The audit log, newest first", &[
                 query("action", "e.g. policy.update", "string"), query("target", "a policy, workload or token name", "string"),
                 query("since", "a duration back from now or an RFC 3339 time", "string"),

@@ -51,6 +51,7 @@ const PATHS: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/tokens",
     "/api/v1/tokens/t",
+    "/api/v1/replay",
     "/api/v1/agents",
     "/api/v1/agents/n1",
     "/api/v1/agents/n1/desired",

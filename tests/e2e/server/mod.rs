@@ -108,6 +108,46 @@ fn server_survives_a_kill_and_the_cli_reads_it() {
             .contains("\"jobs/report\" -> \"shop/api\""),
         "{dot}"
     );
+    // Replay: with an agent's inventory, which recorded flows would a lock-down deny?
+    let report = json!({"workloads": [
+        {"id": "shop/web", "labels": {"app": "web"}, "namespace_labels": {}, "ips": ["10.9.0.1"], "ports": [], "node": null},
+        {"id": "shop/api", "labels": {"app": "api"}, "namespace_labels": {}, "ips": ["10.9.0.2"], "ports": [], "node": null},
+        {"id": "jobs/report", "labels": {}, "namespace_labels": {}, "ips": ["10.9.0.3"], "ports": [], "node": null}
+    ], "status": {"revision": null, "backend": "nft"}});
+    assert_eq!(server.put("/api/v1/agents/node-1", &report).0, 200);
+    let lock = dir.path().join("lock.yaml");
+    std::fs::write(&lock, "apiVersion: bulkhead.dev/v1\nkind: Policy\nmetadata: {name: lock, namespace: shop}\n\
+        spec:\n  selector: {matchLabels: {app: api}}\n  ingress:\n    - action: allow\n      from:\n        - selector: {matchLabels: {app: web}}\n").unwrap();
+    let replayed = bulkhead(
+        &[
+            &[
+                "policy",
+                "replay",
+                "-o",
+                "json",
+                "--policy",
+                lock.to_str().unwrap(),
+            ],
+            &conn[..],
+        ]
+        .concat(),
+    );
+    replayed.success();
+    let denied: Vec<Value> = replayed
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(denied.len(), 1, "{replayed}");
+    assert_eq!(
+        (denied[0]["source"].as_str(), denied[0]["verdict"].as_str()),
+        (Some("jobs/report"), Some("would-deny"))
+    );
+    assert_eq!(
+        denied[0]["rule"], "shop/lock default-deny ingress",
+        "{replayed}"
+    );
+
     let deleted =
         bulkhead(&[&["policy", "delete"], &conn[..], &["shop/api", "shop/nope"]].concat());
     deleted.failure(1);

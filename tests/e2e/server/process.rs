@@ -85,14 +85,22 @@ impl ServerProcess {
         out.get(9..12)?.parse().ok()
     }
 
-    /// POST with the admin token; answers (status, body).
     pub fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        self.send("POST", path, body)
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> (u16, String) {
+        self.send("PUT", path, body)
+    }
+
+    /// One request with the admin token; answers (status, raw answer).
+    fn send(&self, method: &str, path: &str, body: &Value) -> (u16, String) {
         let token = std::fs::read_to_string(self.dir.join("admin.token")).unwrap();
         let body = body.to_string();
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
-            "POST {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             token.trim(),
             body.len()

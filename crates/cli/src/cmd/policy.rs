@@ -27,6 +27,9 @@ pub enum PolicyCommand {
     Delete(super::policy_remote::DeleteArgs),
     /// List the policies stored on a server.
     List(super::policy_remote::ListArgs),
+    /// Print the flows recorded on a server that these policies would deny (one JSON
+    /// object per line, in `observe`'s shape).
+    Replay(super::policy_remote::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -86,6 +89,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Apply(a) => super::policy_remote::apply(a),
         PolicyCommand::Delete(a) => super::policy_remote::delete(a),
         PolicyCommand::List(a) => super::policy_remote::list(a),
+        PolicyCommand::Replay(a) => super::policy_remote::replay(a),
     }
 }
 

@@ -7,7 +7,10 @@ use super::client::{Client, ClientArgs};
 use crate::load;
 use crate::output::Format;
 use anyhow::Context;
-use bulkhead_api::{ApplyRequest, ChangeResult, DeleteRequest, PolicyFile, PolicyInfo, paths};
+use bulkhead_api::{
+    ApplyRequest, ChangeResult, DeleteRequest, PolicyFile, PolicyInfo, ReplayRequest, ReplayResult,
+    TimeBound, paths,
+};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,23 @@ pub struct DeleteArgs {
 }
 
 #[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Policy files or directories to replay instead of the stored policies.
+    #[arg(long, required = true, num_args = 1..)]
+    policy: Vec<PathBuf>,
+    /// Only flows recorded in this last duration (`1h`) or since an RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only flows from or to this workload (namespace/name).
+    #[arg(long)]
+    workload: Option<String>,
+    #[arg(short = 'o', long, value_enum, default_value = "json")]
+    output: Format,
+}
+
+#[derive(Args)]
 pub struct ListArgs {
     #[command(flatten)]
     client: ClientArgs,
@@ -48,21 +68,7 @@ pub struct ListArgs {
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     // Local validation: the same reader and messages as `policy check`.
     load::policies(&args.paths)?;
-    let mut files = Vec::new();
-    for p in &args.paths {
-        yaml_files(p, &mut files)?;
-    }
-    let files = files
-        .iter()
-        .map(|f| {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("{}: cannot read policy file", f.display()))?;
-            Ok(PolicyFile {
-                name: f.display().to_string(),
-                text,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let files = read_files(&args.paths)?;
     let client = Client::new(&args.client)?;
     let result: ChangeResult = client.put(
         paths::POLICIES,
@@ -72,6 +78,57 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
         },
     )?;
     print_changes(&result, args.output)
+}
+
+/// Prints the recorded flows the policies would deny, in `observe`'s shape (one JSON
+/// object per line).
+pub fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    load::policies(&args.policy)?;
+    let files = read_files(&args.policy)?;
+    let since = args
+        .since
+        .map(|s| s.parse::<TimeBound>().map_err(anyhow::Error::msg))
+        .transpose()?;
+    let client = Client::new(&args.client)?;
+    let req = ReplayRequest {
+        files,
+        since,
+        workload: args.workload,
+    };
+    let result: ReplayResult = client.post(paths::REPLAY, &req)?;
+    match args.output {
+        Format::Json => {
+            for r in &result.denied {
+                println!("{}", serde_json::to_string(r)?);
+            }
+        }
+        Format::Table => {
+            println!(
+                "{:<24} {:<24} {:<9} {:>8}  RULE",
+                "SOURCE", "DESTINATION", "PORT", "PACKETS"
+            );
+            for r in &result.denied {
+                let port = format!("{}/{}", r.port, r.protocol);
+                let rule = r.rule.as_deref().unwrap_or("-");
+                println!(
+                    "{:<24} {:<24} {:<9} {:>8}  {rule}",
+                    r.source, r.destination, port, r.packets
+                );
+            }
+            println!(
+                "{} of {} recorded edges would be denied",
+                result.denied.len(),
+                result.evaluated
+            );
+        }
+    }
+    if result.unresolved > 0 {
+        eprintln!(
+            "replay: {} recorded edges skipped (a workload no agent reports any more)",
+            result.unresolved
+        );
+    }
+    Ok(())
 }
 
 pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
@@ -126,6 +183,24 @@ fn print_changes(result: &ChangeResult, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PolicyFile>> {
+    let mut files = Vec::new();
+    for p in paths {
+        yaml_files(p, &mut files)?;
+    }
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("{}: cannot read policy file", f.display()))?;
+            Ok(PolicyFile {
+                name: f.display().to_string(),
+                text,
+            })
+        })
+        .collect()
 }
 
 /// The files `policy check` reads for these paths: a named file whatever its extension,

@@ -231,22 +231,7 @@ impl Core {
                 source: p.source,
             })
             .collect();
-        let mut inventory = Inventory::default();
-        for a in state.agents.values() {
-            inventory
-                .cluster_cidrs
-                .extend(a.cluster_cidrs.iter().copied());
-            inventory.host_ips.extend(a.host_ips.iter().copied());
-        }
-        inventory.cluster_cidrs.sort();
-        inventory.cluster_cidrs.dedup();
-        inventory.host_ips.sort();
-        inventory.host_ips.dedup();
-        inventory.workloads = state
-            .workloads
-            .values()
-            .map(|k| k.workload.clone())
-            .collect();
+        let inventory = inventory(&state);
         Ok(DesiredState {
             revision,
             policies,
@@ -255,6 +240,27 @@ impl Core {
             inventory,
         })
     }
+}
+
+/// The whole inventory: every node's workloads, the union of their address ranges.
+pub(super) fn inventory(state: &State) -> Inventory {
+    let mut inventory = Inventory::default();
+    for a in state.agents.values() {
+        inventory
+            .cluster_cidrs
+            .extend(a.cluster_cidrs.iter().copied());
+        inventory.host_ips.extend(a.host_ips.iter().copied());
+    }
+    inventory.cluster_cidrs.sort();
+    inventory.cluster_cidrs.dedup();
+    inventory.host_ips.sort();
+    inventory.host_ips.dedup();
+    inventory.workloads = state
+        .workloads
+        .values()
+        .map(|k| k.workload.clone())
+        .collect();
+    inventory
 }
 
 pub(super) fn empty_agent(node: &str, now: Timestamp) -> AgentRow {

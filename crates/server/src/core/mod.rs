@@ -13,6 +13,7 @@ mod auth;
 mod ingest;
 mod inventory;
 mod policies;
+mod replay;
 mod split;
 mod state;
 #[cfg(test)]
@@ -28,7 +29,8 @@ use crate::store::Store;
 use bulkhead_api::{
     AgentInfo, AgentReport, ApplyRequest, AuditPage, AuditQuery, ChangeResult, CreateToken,
     CreatedToken, DeleteRequest, DesiredState, Event, FlowBatch, FlowPage, FlowQuery, Graph,
-    GraphQuery, Health, IngestResult, PolicyInfo, Revision, Role, TokenInfo, WorkloadInfo,
+    GraphQuery, Health, IngestResult, PolicyInfo, ReplayRequest, ReplayResult, Revision, Role,
+    TokenInfo, WorkloadInfo,
 };
 use bulkhead_policy::{Mode, WorkloadId};
 use state::State;
@@ -49,6 +51,7 @@ pub enum Command {
     GetPolicy(String),
     ApplyPolicies(ApplyRequest),
     DeletePolicies(DeleteRequest),
+    Replay(ReplayRequest),
     Audit(AuditQuery),
     ListTokens,
     CreateToken(CreateToken),
@@ -76,7 +79,7 @@ impl Command {
         match self {
             Health => Access::Public,
             Metrics | ListWorkloads | GetWorkload(_) | Flows(_) | Graph(_) | ListPolicies
-            | GetPolicy(_) | Audit(_) | ListAgents => Access::Read,
+            | GetPolicy(_) | Audit(_) | ListAgents | Replay(_) => Access::Read,
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
             ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
             AgentReport(..) | Desired(_) | IngestFlows(..) => Access::Agent,
@@ -97,6 +100,7 @@ pub enum Outcome {
     Policies(Vec<PolicyInfo>),
     Policy(PolicyInfo),
     Changes(ChangeResult),
+    Replayed(ReplayResult),
     Audit(AuditPage),
     Tokens(Vec<TokenInfo>),
     Token(CreatedToken),
@@ -165,6 +169,7 @@ impl Core {
             Command::GetPolicy(name) => self.policy(&name).map(Outcome::Policy),
             Command::ApplyPolicies(r) => self.apply(actor, r).map(Outcome::Changes),
             Command::DeletePolicies(r) => self.delete(actor, &r.names).map(Outcome::Changes),
+            Command::Replay(r) => self.replay(r).map(Outcome::Replayed),
             Command::Audit(q) => self.audit(&q).map(Outcome::Audit),
             Command::ListTokens => Ok(Outcome::Tokens(self.tokens())),
             Command::CreateToken(t) => self.create_token(actor, t).map(Outcome::Token),

@@ -19,8 +19,8 @@ use bulkhead_policy::{Diagnostics, PolicySet};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A policy read from an applied file, with the text to store for it.
-struct Parsed {
-    policy: Policy,
+pub(super) struct Parsed {
+    pub(super) policy: Policy,
     file: String,
     source: String,
 }
@@ -199,7 +199,7 @@ impl Core {
 
 /// Parses every file (reporting all problems of all files), and finds the document text
 /// of each policy.
-fn parse_files(files: &[PolicyFile]) -> Result<Vec<Parsed>, ServerError> {
+pub(super) fn parse_files(files: &[PolicyFile]) -> Result<Vec<Parsed>, ServerError> {
     let mut diags = Diagnostics::default();
     let mut out = Vec::new();
     for f in files {
@@ -268,7 +268,7 @@ fn check_set(
     PolicySet::new(all).map(|_| ()).map_err(invalid)
 }
 
-fn invalid(d: Diagnostics) -> ServerError {
+pub(super) fn invalid(d: Diagnostics) -> ServerError {
     ServerError::Invalid {
         message: format!("invalid policies:\n{d}"),
         details: d.0.iter().map(ToString::to_string).collect(),

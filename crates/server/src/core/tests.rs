@@ -570,3 +570,54 @@ fn everything_survives_a_restart() {
     };
     assert_eq!(a.entries.len(), 2);
 }
+
+#[test]
+fn replay_names_the_recorded_flows_new_policies_would_deny() {
+    let core = core();
+    let w = |name: &str, app: &str, ip: [u8; 4]| Workload {
+        labels: [("app".to_string(), app.to_string())].into(),
+        ..workload("x", name, ip)
+    };
+    let report = AgentReport {
+        workloads: vec![
+            w("a", "client", [10, 0, 0, 1]),
+            w("b", "web", [10, 0, 0, 2]),
+        ],
+        cluster_cidrs: vec!["10.0.0.0/16".parse().unwrap()],
+        host_ips: Vec::new(),
+        status: AgentStatus::default(),
+    };
+    core.execute(Some(&admin()), Command::AgentReport("n1".into(), report))
+        .unwrap();
+    ingest(
+        &core,
+        vec![
+            record("x/a", "x/b", 80, Verdict::Allowed, 1, 1_000_000),
+            record("x/a", "x/b", 22, Verdict::Allowed, 1, 1_000_000),
+            record("x/gone", "x/b", 80, Verdict::Allowed, 1, 1_000_000),
+        ],
+    );
+    // Only port 80 is allowed into app=web: the port 22 flow would be denied.
+    let files = vec![PolicyFile {
+        name: "web.yaml".into(),
+        text: policy_yaml("web", 80),
+    }];
+    let req = bulkhead_api::ReplayRequest {
+        files,
+        since: None,
+        workload: None,
+    };
+    let Outcome::Replayed(r) = core.execute(Some(&admin()), Command::Replay(req)).unwrap() else {
+        panic!()
+    };
+    assert_eq!((r.evaluated, r.unresolved, r.denied.len()), (2, 1, 1));
+    assert_eq!(
+        (r.denied[0].port, r.denied[0].verdict),
+        (22, Verdict::WouldDeny)
+    );
+    assert_eq!(
+        r.denied[0].rule.as_deref(),
+        Some("x/web default-deny ingress")
+    );
+    assert_eq!(core.current_revision(), 1, "replay stores nothing");
+}

@@ -107,6 +107,14 @@ pub async fn delete_policy(
     .await
 }
 
+pub async fn replay(
+    State(core): S,
+    auth: Auth,
+    JsonBody(req): JsonBody<bulkhead_api::ReplayRequest>,
+) -> Answer {
+    run(&core, auth, Command::Replay(req)).await
+}
+
 pub async fn audit(State(core): S, auth: Auth, Params(q): Params<AuditQuery>) -> Answer {
     run(&core, auth, Command::Audit(q)).await
 }

@@ -48,6 +48,7 @@ pub fn router(core: Arc<Core>) -> Router {
             "/api/v1/policies/{*name}",
             get(h::policy).delete(h::delete_policy),
         )
+        .route("/api/v1/replay", post(h::replay))
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(sse::events))
         .route("/api/v1/tokens", get(h::tokens).post(h::create_token))
@@ -92,6 +93,7 @@ impl IntoResponse for Outcome {
             Outcome::Policies(v) => Json(v).into_response(),
             Outcome::Policy(v) => Json(v).into_response(),
             Outcome::Changes(v) => Json(v).into_response(),
+            Outcome::Replayed(v) => Json(v).into_response(),
             Outcome::Audit(v) => Json(v).into_response(),
             Outcome::Tokens(v) => Json(v).into_response(),
             Outcome::Token(v) => (StatusCode::CREATED, Json(v)).into_response(),
