@@ -12,7 +12,7 @@ use crate::maps::{
     BH_CONFIG, BH_CONNTRACK, BH_ENDPOINTS, BH_EVENTS, BH_IPCACHE, BH_LOST, BH_POLICY,
 };
 use crate::packet::{Packet, parse};
-use aya_ebpf::bindings::BPF_NOEXIST;
+use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
 use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::maps::lpm_trie::Key;
 use aya_ebpf::programs::TcContext;
@@ -65,26 +65,35 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
         pkt.sport,
         pkt.dport,
     );
+    // A connection admitted by another generation is checked again by its next
+    // opening packet (a TCP SYN reusing the tuple, or any UDP/ICMP packet): a policy
+    // change then applies to new connections that happen to reuse a tuple, and to
+    // connectionless flows, while established TCP connections carry on.
+    let mut stale = false;
     if let Some(ct) = BH_CONNTRACK.get_ptr_mut(&key) {
-        // SAFETY: `ct` points at a live map value; the counters are only updated with
-        // atomic adds, `last_seen_ns` with a plain aligned store.
+        // SAFETY: `ct` points at a live map value (RCU); the counters are only updated
+        // with atomic adds, the other fields with plain aligned stores.
         unsafe {
-            (*ct).last_seen_ns = now;
-            count(&raw mut (*ct).packets, &raw mut (*ct).bytes, pkt.len);
+            if !pkt.opens() || (*ct).generation == generation {
+                (*ct).last_seen_ns = now;
+                count(&raw mut (*ct).packets, &raw mut (*ct).bytes, pkt.len);
+                return Ok(TC_ACT_UNSPEC);
+            }
         }
-        return Ok(TC_ACT_UNSPEC);
-    }
-    if let Some(ct) = BH_CONNTRACK.get_ptr_mut(key.reply()) {
-        // SAFETY: as above.
-        unsafe {
-            (*ct).last_seen_ns = now;
-            count(
-                &raw mut (*ct).reply_packets,
-                &raw mut (*ct).reply_bytes,
-                pkt.len,
-            );
+        stale = true;
+    } else if !pkt.is_tcp_syn() {
+        if let Some(ct) = BH_CONNTRACK.get_ptr_mut(key.reply()) {
+            // SAFETY: as above.
+            unsafe {
+                (*ct).last_seen_ns = now;
+                count(
+                    &raw mut (*ct).reply_packets,
+                    &raw mut (*ct).reply_bytes,
+                    pkt.len,
+                );
+            }
+            return Ok(TC_ACT_UNSPEC);
         }
-        return Ok(TC_ACT_UNSPEC);
     }
 
     // A new connection at this check point.
@@ -144,16 +153,27 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
         bytes: pkt.len,
     };
     if outcome == OUTCOME_DENIED {
+        if stale {
+            let _ = BH_CONNTRACK.remove(&key);
+        }
         emit(&event(EVENT_VERDICT));
         return Ok(TC_ACT_SHOT);
     }
-    track(&key, &pkt, now, rule, generation, outcome);
+    track(&key, &pkt, now, rule, generation, outcome, stale);
     emit(&event(EVENT_NEW));
     Ok(TC_ACT_UNSPEC)
 }
 
 #[inline(always)]
-fn track(key: &CtKey, pkt: &Packet, now: u64, rule: u32, generation: u32, outcome: u8) {
+fn track(
+    key: &CtKey,
+    pkt: &Packet,
+    now: u64,
+    rule: u32,
+    generation: u32,
+    outcome: u8,
+    replace: bool,
+) {
     let value = CtValue {
         first_seen_ns: now,
         last_seen_ns: now,
@@ -166,10 +186,12 @@ fn track(key: &CtKey, pkt: &Packet, now: u64, rule: u32, generation: u32, outcom
         outcome,
         _pad: [0; 7],
     };
-    // NOEXIST: if another CPU admitted the same connection a moment ago, its entry
-    // (and counters) stay; this packet is then simply not counted. The LRU map evicts
-    // instead of failing when full, so an error here needs no handling.
-    let _ = BH_CONNTRACK.insert(key, &value, u64::from(BPF_NOEXIST));
+    // NOEXIST for a new connection: if another CPU admitted it a moment ago, its entry
+    // (and counters) stay and this packet is simply not counted. A re-checked one
+    // replaces its stale entry. The LRU map evicts instead of failing when full, so an
+    // error here needs no handling.
+    let flags = if replace { BPF_ANY } else { BPF_NOEXIST };
+    let _ = BH_CONNTRACK.insert(key, &value, u64::from(flags));
 }
 
 /// # Safety

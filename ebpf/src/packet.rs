@@ -15,6 +15,26 @@ pub struct Packet {
     pub sport: [u8; 2],
     pub dport: [u8; 2],
     pub len: u32,
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: u8,
+}
+
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+
+impl Packet {
+    /// Whether this packet may open a connection: a TCP SYN without ACK, or any packet
+    /// of a protocol without connection setup (UDP, ICMP, ...).
+    #[inline(always)]
+    pub fn opens(&self) -> bool {
+        self.protocol != PROTO_TCP || self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+    }
+
+    /// A TCP SYN without ACK is never a reply.
+    #[inline(always)]
+    pub fn is_tcp_syn(&self) -> bool {
+        self.protocol == PROTO_TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+    }
 }
 
 /// `Ok(None)` for anything but IPv4 (the policy model is IPv4-only; ARP must pass),
@@ -37,8 +57,14 @@ pub fn parse(ctx: &TcContext) -> Result<Option<Packet>, ()> {
     // fragments are checked with port 0, which no port rule matches.
     let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0;
     let mut ports = [0u8; 4];
-    if !fragment && matches!(protocol, PROTO_TCP | PROTO_UDP | PROTO_SCTP) {
-        // Source and destination port are the first four bytes of all three headers.
+    let mut tcp_flags = 0;
+    if !fragment && protocol == PROTO_TCP {
+        // Ports, sequence and acknowledgement numbers, data offset, then the flags.
+        let tcp: [u8; 14] = ctx.load(ETH_HLEN + ihl).map_err(|_| ())?;
+        ports = [tcp[0], tcp[1], tcp[2], tcp[3]];
+        tcp_flags = tcp[13];
+    } else if !fragment && matches!(protocol, PROTO_UDP | PROTO_SCTP) {
+        // Source and destination port are the first four bytes of both headers.
         ports = ctx.load(ETH_HLEN + ihl).map_err(|_| ())?;
     }
     Ok(Some(Packet {
@@ -48,5 +74,6 @@ pub fn parse(ctx: &TcContext) -> Result<Option<Packet>, ()> {
         sport: [ports[0], ports[1]],
         dport: [ports[2], ports[3]],
         len: ctx.len(),
+        tcp_flags,
     }))
 }

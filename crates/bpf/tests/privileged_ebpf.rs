@@ -205,9 +205,12 @@ fn privileged_remove_cleans_everything() {
     assert!(dp.apply(&p).is_err(), "a removed dataplane does not apply");
     drop(dp);
     assert!(!PinDir::for_netns(&node.netns).path().exists());
-    assert!(common::tcx_links(&progs).is_empty(), "no link left");
     assert!(
-        !progs.iter().any(|&id| common::prog_loaded(id)),
+        common::eventually(|| common::tcx_links(&progs).is_empty()),
+        "no link left"
+    );
+    assert!(
+        common::eventually(|| !progs.iter().any(|&id| common::prog_loaded(id))),
         "programs unloaded"
     );
     assert!(node.tcp("a", "b", 80));
