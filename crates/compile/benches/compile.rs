@@ -4,11 +4,14 @@
 //! from the machine's speed.
 //!
 //! `cargo bench -p bulkhead-compile --bench compile` prints the report and writes it to
-//! `<target>/bench-reports/compile.md`. `BULKHEAD_BENCH_SIZES=10,100` picks other sizes.
+//! `<target>/bench-reports/compile.md`. `BULKHEAD_BENCH_SIZES=10,100` picks other sizes,
+//! `BULKHEAD_BENCH_PEERS=5` another number of peers per workload.
+//!
 //! Both wall time and CPU time are reported: on a shared machine the wall median
 //! includes waiting for a core, while CPU time (all threads, averaged over the runs)
-//! is what the compiler itself costs. Nothing is asserted: the budget (well under 100 ms at 10,000 workloads, so that
-//! compile + apply fit in 300 ms) is read from the report, not enforced by a flaky test.
+//! is what the compiler itself costs. Nothing is asserted: the budget (well under
+//! 100 ms at 10,000 workloads, so that compile + apply fit in 300 ms) is read from the
+//! report, not enforced by a flaky test.
 
 use bulkhead_compile::synthetic::{self, Synthetic};
 use bulkhead_compile::{Input, compile};
@@ -17,7 +20,14 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const PEERS: usize = 10;
+/// Peers per workload (`BULKHEAD_BENCH_PEERS` overrides): 10 gives 23 entries per
+/// workload, so 10,000 workloads compile to 230,000 entries.
+fn peers() -> usize {
+    std::env::var("BULKHEAD_BENCH_PEERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+}
 
 struct Row {
     workloads: usize,
@@ -35,7 +45,7 @@ fn measure(workloads: usize) -> Result<Row, String> {
     let Synthetic {
         policies,
         inventory,
-    } = synthetic::scale(workloads, PEERS);
+    } = synthetic::scale(workloads, peers());
     let (modes, interfaces) = (BTreeMap::new(), BTreeMap::new());
     let input = Input {
         policies: &policies,
@@ -88,7 +98,8 @@ fn report(rows: &[Row]) -> String {
     let _ = writeln!(out, "# Compile benchmark\n");
     let _ = writeln!(
         out,
-        "Input: `synthetic::scale(workloads, {PEERS})`; release build; median of repeated runs.\n"
+        "Input: `synthetic::scale(workloads, {})`; release build; median of repeated runs.\n",
+        peers()
     );
     let _ = writeln!(
         out,
