@@ -51,10 +51,10 @@ pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<
         .collect();
     for id in ids {
         let (old, new) = (have.policy.get(&id), want.policy.get(&id));
-        if let (Some(a), Some(b)) = (old, new) {
-            if Arc::ptr_eq(a, b) {
-                continue;
-            }
+        if let (Some(a), Some(b)) = (old, new)
+            && Arc::ptr_eq(a, b)
+        {
+            continue;
         }
         let empty = Entries::new();
         let old_entries = old.map_or(&empty, |a| a.as_ref());

@@ -184,13 +184,10 @@ impl Node {
         self.servers.push(std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
             while !stop.load(Ordering::Relaxed) {
-                match tcp.accept() {
-                    // Answer one line so the client sees the reply direction work.
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.write_all(b"hi\n");
-                    }
-                    Err(_) => {}
+                // Answer one line so the client sees the reply direction work.
+                if let Ok((mut s, _)) = tcp.accept() {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.write_all(b"hi\n");
                 }
                 if let Ok((n, from)) = udp.recv_from(&mut buf) {
                     let _ = udp.send_to(&buf[..n], from);

@@ -15,10 +15,10 @@ pub fn assign(
     let mut out = BTreeMap::new();
     let mut used = BTreeSet::new();
     for e in &program.endpoints {
-        if let Some(&id) = previous.get(&e.workload) {
-            if used.insert(id) {
-                out.insert(e.workload.clone(), id);
-            }
+        if let Some(&id) = previous.get(&e.workload)
+            && used.insert(id)
+        {
+            out.insert(e.workload.clone(), id);
         }
     }
     let mut next = 0u32;
