@@ -16,8 +16,10 @@ use bulkhead_policy::{Direction, NamedPort};
 
 /// Below this many endpoints a thread costs more than it saves.
 const PER_THREAD: usize = 512;
-/// More threads than this fight over memory bandwidth rather than help.
-const MAX_THREADS: usize = 4;
+/// A fixed cap rather than the machine's core count: asking the OS for it reads cgroup
+/// files, and the compiler does no I/O. This stage is about a third of the work, so
+/// more threads would gain little, and on a single core two cost no more CPU than one.
+const MAX_THREADS: usize = 2;
 
 /// Distinct tables, and for each endpoint which table each direction uses (`None`:
 /// not isolated).
@@ -42,11 +44,7 @@ pub(crate) struct Inputs<'s, 'a> {
 
 pub(crate) fn build(inputs: &Inputs<'_, '_>) -> Tables {
     let n = inputs.local.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(MAX_THREADS)
-        .min(n / PER_THREAD)
-        .max(1);
+    let threads = (n / PER_THREAD).clamp(1, MAX_THREADS);
     if threads == 1 {
         return chunk(inputs, 0, n);
     }
