@@ -102,8 +102,8 @@ impl FlowGraph {
         }
     }
 
-    /// Inserts an edge that [`FlowGraph::find`] did not find.
-    pub fn insert(&mut self, row: &EdgeRow) {
+    /// Inserts an edge that [`FlowGraph::find`] did not find; returns where it is.
+    pub fn insert(&mut self, row: &EdgeRow) -> EdgeIndex {
         let src = self.endpoint(&row.source);
         let dst = self.endpoint(&row.destination);
         let rule = match &row.rule {
@@ -131,6 +131,7 @@ impl FlowGraph {
         let e = self.graph.add_edge(src, dst, data);
         self.edges.insert(key, e);
         self.max_id = self.max_id.max(row.id);
+        e
     }
 
     fn endpoint(&mut self, name: &str) -> NodeIndex {
@@ -231,18 +232,5 @@ impl FlowGraph {
     pub fn edge_view(&self, edge: EdgeIndex) -> Option<GraphEdge> {
         let (src, dst) = self.graph.edge_endpoints(edge)?;
         Some(self.view(src, dst, self.graph.edge_weight(edge)?))
-    }
-
-    /// The index of an edge by id, via its key (after an insert).
-    pub fn index_of(&self, row: &EdgeRow) -> Option<EdgeIndex> {
-        self.find(
-            &row.source,
-            &row.destination,
-            row.protocol,
-            row.port,
-            row.verdict,
-            row.rule.as_deref(),
-        )
-        .map(|(e, _)| e)
     }
 }

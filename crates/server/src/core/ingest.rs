@@ -131,8 +131,7 @@ impl Core {
                 }
                 Planned::New(i) => {
                     let row = &write.new_edges[*i];
-                    state.graph.insert(row);
-                    touched.extend(state.graph.index_of(row));
+                    touched.push(state.graph.insert(row));
                 }
             }
         }

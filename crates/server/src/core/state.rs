@@ -31,7 +31,7 @@ impl State {
         let conn = store.conn();
         let mut graph = FlowGraph::default();
         for row in store::load_edges(conn)? {
-            graph.insert(&row);
+            let _ = graph.insert(&row);
         }
         let workloads = store::load_workloads(conn)?
             .into_iter()
