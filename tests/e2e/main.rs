@@ -11,6 +11,7 @@
 
 mod ebpf;
 mod ebpf_conformance;
+mod ebpf_continuity;
 mod harness;
 mod lab;
 mod server;

@@ -220,26 +220,24 @@ impl Node {
         .unwrap()
     }
 
-    /// A UDP datagram from `from` to `to:port`, answered by the echo server.
+    /// A UDP datagram from `from` to `to:port`, answered by the echo server; a second
+    /// try if the first gets no answer (the very first datagram may wait for ARP).
     pub fn udp(&self, from: &str, to: &str, port: u16) -> bool {
+        (0..2).any(|_| self.udp_once(from, to, port, Duration::from_secs(1)))
+    }
+
+    pub fn udp_once(&self, from: &str, to: &str, port: u16, timeout: Duration) -> bool {
         let src = self.w(from);
         let dst = SocketAddr::from((self.w(to).ip, port));
         let ip = src.ip;
-        bulkhead_dataplane::netns::run_in(
-            &PathBuf::from("/run/netns").join(&src.netns),
-            move || {
-                let s = UdpSocket::bind((ip, 0)).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-                s.send_to(b"ping", dst).unwrap();
-                let mut buf = [0u8; 16];
-                // Retry once: the very first datagram may wait for ARP.
-                if s.recv_from(&mut buf).is_ok() {
-                    return true;
-                }
-                s.send_to(b"ping", dst).unwrap();
-                s.recv_from(&mut buf).is_ok()
-            },
-        )
+        let path = PathBuf::from("/run/netns").join(&src.netns);
+        bulkhead_dataplane::netns::run_in(&path, move || {
+            let s = UdpSocket::bind((ip, 0)).unwrap();
+            s.set_read_timeout(Some(timeout)).unwrap();
+            s.send_to(b"ping", dst).unwrap();
+            let mut buf = [0u8; 16];
+            s.recv_from(&mut buf).is_ok()
+        })
         .unwrap()
     }
 
