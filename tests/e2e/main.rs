@@ -12,6 +12,7 @@
 mod ebpf;
 mod ebpf_conformance;
 mod ebpf_continuity;
+mod ebpf_differential;
 mod harness;
 mod lab;
 mod server;
