@@ -24,6 +24,8 @@ pub struct Config {
     /// is plain HTTP, so anything beyond loopback needs a TLS proxy in front.
     pub allow_remote: bool,
     pub options: CoreOptions,
+    /// The web UI's built files, served at `/` (none: API only).
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
             token_file: None,
             allow_remote: false,
             options: CoreOptions::default(),
+            ui_dir: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl Config {
 pub struct Server {
     core: Arc<Core>,
     listener: TcpListener,
+    ui_dir: Option<PathBuf>,
 }
 
 impl Server {
@@ -82,7 +86,11 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| ServerError::io(format!("listening on {addr}"), e))?;
-        Ok(Server { core, listener })
+        Ok(Server {
+            core,
+            listener,
+            ui_dir: config.ui_dir.clone(),
+        })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
@@ -102,7 +110,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let core = self.core.clone();
-        let app = crate::http::router(self.core);
+        let app = crate::http::router_with_ui(self.core, self.ui_dir);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -421,3 +421,42 @@ async fn flows_become_graph_edges_with_summed_counters() {
     );
     assert!(metrics.contains("bulkhead_http_requests_total{method=\"POST\",route=\"/api/v1/agents/{node}/flows\",status=\"200\"} 3"), "{metrics}");
 }
+
+#[tokio::test]
+async fn the_web_ui_is_served_beside_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("index.html"), "<html>ui</html>").unwrap();
+    std::fs::write(dir.path().join("assets/app.js"), "let x = 1;").unwrap();
+    let (_, core) = app();
+    let app = bulkhead_server::http::router_with_ui(core, Some(dir.path().to_path_buf()));
+    let index = raw(&app, "GET", "/", None, None, "").await;
+    assert_eq!(
+        (index.status, index.text.as_str()),
+        (StatusCode::OK, "<html>ui</html>")
+    );
+    let js = raw(&app, "GET", "/assets/app.js", None, None, "").await;
+    assert_eq!(js.text, "let x = 1;");
+    let spa = raw(&app, "GET", "/graph/x", None, None, "").await;
+    assert_eq!(spa.text, "<html>ui</html>", "UI routes get the index");
+    assert_eq!(
+        raw(&app, "GET", "/assets/none.js", None, None, "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        raw(&app, "GET", "/../Cargo.toml", None, None, "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let api = raw(&app, "GET", "/api/v1/nothing", Some(ADMIN), None, "").await;
+    assert!(api.body["error"].as_str().unwrap().starts_with("no route"));
+    assert_eq!(
+        raw(&app, "GET", "/api/v1/policies", None, None, "")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}

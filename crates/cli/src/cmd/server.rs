@@ -23,6 +23,9 @@ pub struct ServerArgs {
     /// Allow a non-loopback listen address (the API is plain HTTP: put TLS in front).
     #[arg(long)]
     allow_remote: bool,
+    /// Serve the web UI's built files (e.g. `web-ui/dist`) at `/`.
+    #[arg(long)]
+    ui: Option<PathBuf>,
     /// The mode of workloads that have none set.
     #[arg(long, default_value = "enforce", value_parser = parse_mode)]
     default_mode: Mode,
@@ -43,6 +46,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         db: args.db,
         token_file: args.token_file,
         allow_remote: args.allow_remote,
+        ui_dir: args.ui,
         options: CoreOptions {
             default_mode: args.default_mode,
         },

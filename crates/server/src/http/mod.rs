@@ -4,6 +4,7 @@
 mod extract;
 mod handlers;
 mod sse;
+mod ui;
 
 pub use extract::{parse_json, parse_query};
 
@@ -26,6 +27,11 @@ pub const BODY_LIMIT: usize = 1 << 20;
 pub const FLOW_BODY_LIMIT: usize = 64 << 20;
 
 pub fn router(core: Arc<Core>) -> Router {
+    router_with_ui(core, None)
+}
+
+/// The API, plus the web UI's files from `ui` (e.g. `web-ui/dist`) at `/`.
+pub fn router_with_ui(core: Arc<Core>, ui: Option<std::path::PathBuf>) -> Router {
     let flows = Router::new()
         .route("/api/v1/agents/{node}/flows", post(h::ingest))
         .layer(DefaultBodyLimit::max(FLOW_BODY_LIMIT));
@@ -59,7 +65,12 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/metrics", get(h::metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(flows)
-        .fallback(no_route)
+        .fallback(move |req: Request| async move {
+            match ui {
+                Some(dir) => ui::serve(dir, req).await,
+                None => no_route(req).await.into_response(),
+            }
+        })
         .method_not_allowed_fallback(no_method)
         .layer(middleware::from_fn_with_state(core.clone(), track))
         .with_state(core)
