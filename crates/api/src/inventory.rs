@@ -129,3 +129,32 @@ pub struct DesiredQuery {
     pub after: Option<u64>,
     pub wait: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desired_state_round_trips_through_json() {
+        let mut d = DesiredState {
+            revision: 7,
+            default_mode: Mode::Monitor,
+            ..DesiredState::default()
+        };
+        d.modes.insert(WorkloadId::new("x", "a"), Mode::Learn);
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(text.contains("\"modes\":{\"x/a\":\"learn\"}"), "{text}");
+        let back: DesiredState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.mode_of(&WorkloadId::new("x", "a")), Mode::Learn);
+        assert_eq!(back.mode_of(&WorkloadId::new("x", "b")), Mode::Monitor);
+    }
+
+    #[test]
+    fn agent_reports_refuse_unknown_fields() {
+        let bad =
+            r#"{"workloads": [], "status": {"backend": "nft", "revision": null}, "extra": 1}"#;
+        let err = serde_json::from_str::<AgentReport>(bad).unwrap_err();
+        assert!(err.to_string().contains("extra"), "{err}");
+    }
+}

@@ -284,12 +284,11 @@ fn main() {
     b.apply_full(&program).expect("apply");
     let mut edited = policies.clone();
     for p in &mut edited.policies {
-        if p.name.name == "w42" {
-            if let Some(rules) = p.ingress.as_mut() {
-                if let Some(ports) = rules[0].ports.as_mut() {
-                    ports[0].port = PortMatch::Range(8081, 8081);
-                }
-            }
+        if p.name.name == "w42"
+            && let Some(rules) = p.ingress.as_mut()
+            && let Some(ports) = rules[0].ports.as_mut()
+        {
+            ports[0].port = PortMatch::Range(8081, 8081);
         }
     }
     let edited_program = compile_all(&edited, &inventory);

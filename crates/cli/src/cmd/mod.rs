@@ -1,11 +1,11 @@
 //! One module per subcommand group.
 
-pub mod enforce;
-pub mod lab;
-pub mod policy;
 pub mod client;
+pub mod enforce;
 pub mod graph;
+pub mod lab;
 pub mod observe;
+pub mod policy;
 pub mod policy_remote;
 pub mod server;
 pub mod token;

@@ -4,12 +4,12 @@
 
 use crate::load;
 use crate::output::Format;
-use bulkhead_policy::eval::{Flow, Verdict, evaluate};
-use bulkhead_policy::lab::{LabFile, LabWorkload};
+use bulkhead_lab::{ProbeOptions, ProbeResult};
+use bulkhead_policy::eval::{Flow, evaluate};
+use bulkhead_policy::lab::LabFile;
 use bulkhead_policy::{PolicySet, Protocol, WorkloadId};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -62,6 +62,10 @@ pub struct EvalArgs {
     /// Output format: a JSON array of records, or one matrix per port/protocol.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     output: Format,
+    /// Add the reasons (deciding rule, egress and ingress checks) to each JSON record.
+    /// Without it the output is exactly what `lab probe` prints.
+    #[arg(long)]
+    explain: bool,
 }
 
 /// The protocols a lab can listen on (and so probe).
@@ -100,14 +104,11 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One verdict, in `lab probe`'s JSON shape plus the reasons behind it.
+/// One verdict with the reasons behind it (`--explain`): `lab probe`'s fields first.
 #[derive(Serialize)]
-pub struct Record {
-    pub from: String,
-    pub to: String,
-    pub port: u16,
-    pub protocol: Protocol,
-    pub allowed: bool,
+pub struct Explained {
+    #[serde(flatten)]
+    pub result: ProbeResult,
     /// The deciding reason (what denied, else the most specific allow).
     pub reason: String,
     pub egress: String,
@@ -117,147 +118,68 @@ pub struct Record {
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let lab = load::lab(&args.lab)?;
     let set = load::policies(&args.policy)?;
-    for (flag, id) in [("--from", &args.from), ("--to", &args.to)] {
-        if let Some(id) = id.as_ref().filter(|id| lab.workload(id).is_none()) {
-            let lab_path = args.lab.display();
-            anyhow::bail!("{flag}: the lab {lab_path} has no workload `{id}`");
-        }
-    }
-    let filter = Filter {
+    let opts = ProbeOptions {
         from: args.from,
         to: args.to,
         port: args.port,
         protocol: args.protocol.map(Protocol::from),
+        ..ProbeOptions::default()
     };
-    let records = records(&lab, &set, &filter);
-    match args.output {
-        Format::Json => print_json(&records)?,
-        Format::Table => print!("{}", tables(&lab, &records)),
+    let explained =
+        explain(&lab, &set, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", args.lab.display()))?;
+    match (args.output, args.explain) {
+        (Format::Json, false) => {
+            let results: Vec<ProbeResult> = explained.into_iter().map(|e| e.result).collect();
+            print!("{}", bulkhead_lab::to_json(&results));
+        }
+        (Format::Json, true) => {
+            let lines: Vec<String> = explained
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<_, _>>()?;
+            match lines.is_empty() {
+                true => println!("[]"),
+                false => println!("[\n{}\n]", lines.join(",\n")),
+            }
+        }
+        (Format::Table, _) => {
+            let results: Vec<ProbeResult> = explained.into_iter().map(|e| e.result).collect();
+            print!("{}", bulkhead_lab::to_table(&lab, &results));
+        }
     }
     Ok(())
 }
 
-/// Which flows to evaluate; `None` fields do not filter.
-#[derive(Default)]
-pub struct Filter {
-    pub from: Option<WorkloadId>,
-    pub to: Option<WorkloadId>,
-    pub port: Option<u16>,
-    pub protocol: Option<Protocol>,
-}
-
-/// Every ordered pair of distinct workloads (lab order), on every port the destination
-/// lists (its order): the flows `lab probe` makes, since probes go to the listeners.
-pub fn records(lab: &LabFile, set: &PolicySet, filter: &Filter) -> Vec<Record> {
+/// The evaluator's verdict on exactly the attempts `lab probe` makes ([`bulkhead_lab::plan`]:
+/// ordered pairs of distinct workloads, on the destination's listed ports, in the same
+/// order), so that `lab probe` after `enforce` prints byte for byte what `policy eval` prints.
+pub fn explain(
+    lab: &LabFile,
+    set: &PolicySet,
+    opts: &ProbeOptions,
+) -> Result<Vec<Explained>, bulkhead_lab::LabError> {
     let inventory = lab.inventory();
-    let wanted =
-        |w: &LabWorkload, id: &Option<WorkloadId>| id.as_ref().is_none_or(|id| &w.id == id);
+    let ip = |id: &WorkloadId| lab.workload(id).map(|w| w.ip);
     let mut out = Vec::new();
-    for src in lab.workloads.iter().filter(|w| wanted(w, &filter.from)) {
-        let dsts = lab
-            .workloads
-            .iter()
-            .filter(|w| wanted(w, &filter.to) && w.id != src.id);
-        for dst in dsts {
-            for p in &dst.ports {
-                if filter.port.is_some_and(|n| n != p.port)
-                    || filter.protocol.is_some_and(|x| x != p.protocol)
-                {
-                    continue;
-                }
-                let flow = Flow {
-                    src: src.ip,
-                    dst: dst.ip,
-                    protocol: p.protocol.number(),
-                    port: p.port,
-                };
-                let verdict = evaluate(set, &inventory, &flow);
-                out.push(record(src, dst, p.port, p.protocol, &verdict));
-            }
-        }
-    }
-    out
-}
-
-fn record(
-    src: &LabWorkload,
-    dst: &LabWorkload,
-    port: u16,
-    protocol: Protocol,
-    v: &Verdict,
-) -> Record {
-    Record {
-        from: src.id.to_string(),
-        to: dst.id.to_string(),
-        port,
-        protocol,
-        allowed: v.allowed,
-        reason: v.deciding().to_string(),
-        egress: v.egress.to_string(),
-        ingress: v.ingress.to_string(),
-    }
-}
-
-/// A JSON array with one record per line: valid JSON, and still readable with grep.
-fn print_json(records: &[Record]) -> anyhow::Result<()> {
-    let lines: Vec<String> = records
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    if lines.is_empty() {
-        println!("[]");
-    } else {
-        println!("[\n{}\n]", lines.join(",\n"));
-    }
-    Ok(())
-}
-
-/// The verdicts of one port/protocol, by (from, to).
-type Cells<'a> = BTreeMap<(&'a str, &'a str), bool>;
-
-/// One matrix per port/protocol in the conformance table format (rows: sources, columns:
-/// destinations; `.` allowed, `X` denied, `-` not evaluated), so a checked result can be
-/// pasted into a case file.
-pub fn tables(lab: &LabFile, records: &[Record]) -> String {
-    let mut by_target: BTreeMap<(Protocol, u16), Cells<'_>> = BTreeMap::new();
-    for r in records {
-        let cells = by_target.entry((r.protocol, r.port)).or_default();
-        cells.insert((r.from.as_str(), r.to.as_str()), r.allowed);
-    }
-    let ids: Vec<String> = lab.workloads.iter().map(|w| w.id.to_string()).collect();
-    let width = ids.iter().map(String::len).max().unwrap_or(1).max(1) + 1;
-    let mut out = String::new();
-    for ((protocol, port), cells) in &by_target {
-        // Only the workloads that appear, in lab order: `--from`/`--to` shrink the matrix.
-        let used = |source: bool| -> Vec<&String> {
-            let on_side = |k: &(&str, &str), id: &str| if source { k.0 == id } else { k.1 == id };
-            ids.iter()
-                .filter(|id| cells.keys().any(|k| on_side(k, id)))
-                .collect()
+    for attempt in bulkhead_lab::plan(lab, opts)? {
+        let (Some(src), Some(dst)) = (ip(&attempt.from), ip(&attempt.to)) else {
+            continue;
         };
-        let (rows, columns) = (used(true), used(false));
-        let mut header = format!("{:<width$}", "-");
-        for c in &columns {
-            header.push_str(&format!("{c:<width$}"));
-        }
-        out.push_str(&format!("{port}/{protocol}\n{}\n", header.trim_end()));
-        for r in &rows {
-            let mut line = format!("{r:<width$}");
-            for c in &columns {
-                let cell = match cells.get(&(r.as_str(), c.as_str())) {
-                    Some(true) => ".",
-                    Some(false) => "X",
-                    None if r == c => ".",
-                    None => "-",
-                };
-                line.push_str(&format!("{cell:<width$}"));
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out.push('\n');
+        let flow = Flow {
+            src,
+            dst,
+            protocol: attempt.protocol.number(),
+            port: attempt.port,
+        };
+        let v = evaluate(set, &inventory, &flow);
+        out.push(Explained {
+            result: attempt.result(v.allowed),
+            reason: v.deciding().to_string(),
+            egress: v.egress.to_string(),
+            ingress: v.ingress.to_string(),
+        });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

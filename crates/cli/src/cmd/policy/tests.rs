@@ -29,12 +29,17 @@ fn set(text: &str) -> PolicySet {
     PolicySet::new(bulkhead_policy::parse_documents("p.yaml", text).unwrap()).unwrap()
 }
 
+fn explained(opts: &ProbeOptions) -> Vec<Explained> {
+    explain(&lab(), &set(DENY_X), opts).unwrap()
+}
+
 #[test]
-fn records_cover_every_pair_on_the_destinations_ports_in_lab_order() {
-    let r = records(&lab(), &set(DENY_X), &Filter::default());
+fn eval_covers_every_pair_on_the_destinations_ports_in_probe_order() {
+    let r = explained(&ProbeOptions::default());
     let got: Vec<String> = r
         .iter()
-        .map(|r| {
+        .map(|e| {
+            let r = &e.result;
             format!(
                 "{}>{} {}/{} {}",
                 r.from, r.to, r.port, r.protocol, r.allowed
@@ -57,40 +62,42 @@ fn records_cover_every_pair_on_the_destinations_ports_in_lab_order() {
 
 #[test]
 fn filters_narrow_the_records() {
-    let filter = Filter {
+    let opts = ProbeOptions {
         to: Some("x/b".parse().unwrap()),
         protocol: Some(Protocol::Udp),
-        ..Filter::default()
+        ..ProbeOptions::default()
     };
-    let r = records(&lab(), &set(DENY_X), &filter);
-    let pairs: Vec<(&str, u16)> = r.iter().map(|r| (r.from.as_str(), r.port)).collect();
-    assert_eq!(pairs, [("x/a", 53), ("y/c", 53)]);
-    let filter = Filter {
+    let pairs: Vec<(String, u16)> = explained(&opts)
+        .iter()
+        .map(|e| (e.result.from.to_string(), e.result.port))
+        .collect();
+    assert_eq!(pairs, [("x/a".to_string(), 53), ("y/c".to_string(), 53)]);
+    let opts = ProbeOptions {
         from: Some("x/a".parse().unwrap()),
         port: Some(80),
-        ..Filter::default()
+        ..ProbeOptions::default()
     };
-    assert_eq!(records(&lab(), &set(DENY_X), &filter).len(), 1);
+    assert_eq!(explained(&opts).len(), 1);
+    let opts = ProbeOptions {
+        from: Some("x/zz".parse().unwrap()),
+        ..ProbeOptions::default()
+    };
+    assert!(explain(&lab(), &set(DENY_X), &opts).is_err());
 }
 
 #[test]
-fn tables_use_the_conformance_format() {
-    let lab = lab();
-    let text = tables(&lab, &records(&lab, &set(DENY_X), &Filter::default()));
-    let want = "\
-80/TCP
--   x/a x/b
-x/a .   X
-x/b .   .
-y/c .   X
-
-53/UDP
--   x/b
-x/a .
-y/c .
-
-";
-    assert_eq!(text, want);
+fn json_without_explain_is_exactly_the_probe_shape() {
+    let results: Vec<ProbeResult> = explained(&ProbeOptions::default())
+        .into_iter()
+        .map(|e| e.result)
+        .collect();
+    let json = bulkhead_lab::to_json(&results);
+    assert!(json.starts_with("[\n{\"from\":\"x/a\",\"to\":\"x/b\",\"port\":80,\"protocol\":\"TCP\",\"allowed\":false},\n"), "{json}");
+    let text = bulkhead_lab::to_table(&lab(), &results);
+    assert!(
+        text.starts_with("80/TCP\n-   x/a x/b\nx/a .   X\n"),
+        "{text}"
+    );
 }
 
 /// A directory tree removed when the test ends, however it ends.
