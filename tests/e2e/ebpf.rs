@@ -145,14 +145,13 @@ fn privileged_ebpf_enforce_matches_policy_eval() {
         got.values().any(|a| !a) && got.values().any(|a| *a),
         "{got:?}"
     );
-    assert_eq!(got[&harness::key("x/a", "x/b", "TCP", 8080)], true);
-    assert_eq!(
-        got[&harness::key("x/a", "x/b", "UDP", 81)],
-        false,
+    assert!(got[&harness::key("x/a", "x/b", "TCP", 8080)]);
+    assert!(
+        !got[&harness::key("x/a", "x/b", "UDP", 81)],
         "deny beats allow"
     );
-    assert_eq!(got[&harness::key("x/b", "y/c", "TCP", 5432)], true);
-    assert_eq!(got[&harness::key("x/a", "y/c", "TCP", 5432)], false);
+    assert!(got[&harness::key("x/b", "y/c", "TCP", 5432)]);
+    assert!(!got[&harness::key("x/a", "y/c", "TCP", 5432)]);
 }
 
 #[test]
@@ -171,13 +170,13 @@ fn privileged_ebpf_updates_in_place() {
     let pol2 = write(&dir, "p2.yaml", db_only);
     enforce(&up, "ebpf", &[&pol2]);
     let got = assert_probe_is_eval(&up, &[&pol2]);
-    assert_eq!(got[&harness::key("x/a", "x/b", "UDP", 81)], true);
+    assert!(got[&harness::key("x/a", "x/b", "UDP", 81)]);
 
     // Edited labels: x/a becomes an api, so it may reach the db.
     up.rewrite(&LAB.replace("labels: {app: web}", "labels: {app: api}"));
     enforce(&up, "ebpf", &[&pol2]);
     let got = assert_probe_is_eval(&up, &[&pol2]);
-    assert_eq!(got[&harness::key("x/a", "y/c", "TCP", 5432)], true);
+    assert!(got[&harness::key("x/a", "y/c", "TCP", 5432)]);
 
     // No policies: nothing is isolated.
     enforce(&up, "ebpf", &[]);

@@ -1,0 +1,178 @@
+//! Measurements made with `BPF_PROG_TEST_RUN` on the real, attached programs: the cost
+//! of one packet through a check point, and the flow-event path from the kernel's ring
+//! buffer to aggregated records in user space.
+
+use super::topo::Topo;
+use bulkhead_bpf::{EbpfDataplane, EbpfFlows, Hook, sys};
+use bulkhead_dataplane::{FlowEvent, FlowSource};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// (source, destination, source port, destination port, protocol, rule) of an event.
+type FlowKey = (u32, u32, u16, u16, u8, u32);
+
+pub const SYN: u8 = 0x02;
+pub const ACK: u8 = 0x10;
+
+/// An Ethernet + IPv4 + TCP packet (checksums are not looked at by the program).
+pub fn tcp_packet(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    let mut p = vec![0u8; 14 + 20 + 20];
+    p[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    p[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    p[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut p[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    let tcp = &mut p[34..54];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    p
+}
+
+/// Average ns per run of the from-workload program on `packet`, arriving on `ifindex`
+/// (the kernel's own measurement over `repeat` runs), and the program's return value.
+pub fn cost(
+    dp: &mut EbpfDataplane,
+    topo: &Topo,
+    packet: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> (f64, i32) {
+    let prog = dp.program(Hook::FromWorkload).expect("program");
+    let fd = prog
+        .fd()
+        .expect("program fd")
+        .as_fd()
+        .try_clone_to_owned()
+        .expect("dup");
+    let packet = packet.to_vec();
+    let r = topo
+        .node
+        .run(move || sys::test_run(&fd, &packet, ifindex, repeat).expect("BPF_PROG_TEST_RUN"));
+    (f64::from(r.duration_ns), r.retval)
+}
+
+/// Empties the event ring (so cost runs are not skewed by a full ring).
+pub fn drain(flows: &mut EbpfFlows) {
+    while flows.drain_raw(|_| {}) > 0 {}
+}
+
+pub struct EventRun {
+    pub produced_runs: u64,
+    pub consumed: u64,
+    pub lost: u64,
+    pub records: usize,
+    pub seconds: f64,
+}
+
+/// Denied packets (64 different source ports) run through the program `total` times
+/// on one thread while this thread drains the ring and aggregates per flow; with
+/// `events` the records go through [`FlowSource::poll`] as [`FlowEvent`]s.
+pub fn event_path(
+    dp: &mut EbpfDataplane,
+    topo: &Topo,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ifindex: u32,
+    total: u64,
+    events: bool,
+) -> EventRun {
+    let mut flows = EbpfFlows::open(&topo.node.name).expect("open flows");
+    drain(&mut flows);
+    let lost_before = flows.lost();
+    let prog = dp.program(Hook::FromWorkload).expect("program");
+    let fd = prog
+        .fd()
+        .expect("program fd")
+        .as_fd()
+        .try_clone_to_owned()
+        .expect("dup");
+    let packets: Vec<Vec<u8>> = (0..64)
+        .map(|i| tcp_packet(src, dst, 40_000 + i, 9999, SYN))
+        .collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let node = topo.node.path();
+    let batch = 50_000u32;
+    let start = Instant::now();
+    let producer = std::thread::spawn(move || {
+        let mut runs = 0u64;
+        bulkhead_dataplane::netns::run_in(&node, || {
+            let mut i = 0;
+            while runs < total {
+                sys::test_run(&fd, &packets[i % packets.len()], ifindex, batch)
+                    .expect("BPF_PROG_TEST_RUN");
+                runs += u64::from(batch);
+                i += 1;
+            }
+        })
+        .expect("netns");
+        finished.store(true, Ordering::Release);
+        runs
+    });
+    let mut agg: HashMap<FlowKey, (u64, u64)> = HashMap::new();
+    let mut consumed = 0u64;
+    let mut out: Vec<FlowEvent> = Vec::with_capacity(1 << 16);
+    loop {
+        let last = done.load(Ordering::Acquire);
+        let n = if events {
+            out.clear();
+            flows
+                .poll(&mut out, Duration::from_millis(1))
+                .expect("poll");
+            for e in &out {
+                let slot = agg
+                    .entry((
+                        u32::from(e.src),
+                        u32::from(e.dst),
+                        e.src_port,
+                        e.dst_port,
+                        e.protocol,
+                        e.rule,
+                    ))
+                    .or_default();
+                slot.0 += e.packets;
+                slot.1 += e.bytes;
+            }
+            out.len()
+        } else {
+            flows.drain_raw(|e| {
+                let slot = agg
+                    .entry((
+                        u32::from_be_bytes(e.saddr),
+                        u32::from_be_bytes(e.daddr),
+                        e.sport,
+                        e.dport,
+                        e.protocol,
+                        e.rule,
+                    ))
+                    .or_default();
+                slot.0 += 1;
+                slot.1 += u64::from(e.bytes);
+            })
+        };
+        consumed += n as u64;
+        if last && n == 0 {
+            break;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let produced_runs = producer.join().expect("producer");
+    EventRun {
+        produced_runs,
+        consumed,
+        lost: flows.lost() - lost_before,
+        records: agg.len(),
+        seconds,
+    }
+}
