@@ -8,14 +8,18 @@
 //! - [`parse_documents`] (with the private `k8s` and `native` readers): policy files → IR;
 //!   [`ir::PolicySet::new`]: the set in force.
 //! - [`matching`] and [`eval`]: what each rule matches, and the reference evaluator.
+//! - [`baseline`]: learning a least-privilege policy set from recorded flows, and
+//!   [`emit`], the YAML writer it (and any export) writes with.
 //! - [`conformance`]: the format of the conformance cases in `tests/conformance/`.
 //!
 //! Everything here is a function from values to values, so the verdict logic is tested
 //! in milliseconds and shared by the evaluator, the compiler, replay and UI previews.
 
+pub mod baseline;
 pub mod conformance;
 pub mod diag;
 mod document;
+pub mod emit;
 pub mod eval;
 pub mod ir;
 mod k8s;
@@ -26,6 +30,7 @@ pub mod names;
 mod native;
 mod read;
 pub mod selector;
+pub mod time;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Location};
