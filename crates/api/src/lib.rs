@@ -24,6 +24,8 @@
 //! | `GET /policies/{name}` | – | [`policy::PolicyInfo`] (`name` may hold a `/`) |
 //! | `DELETE /policies/{name}` | – | [`policy::ChangeResult`] |
 //! | `POST /replay` | [`policy::ReplayRequest`] | [`policy::ReplayResult`] |
+//! | `POST /baseline` | [`learn::BaselineRequest`] | [`learn::BaselineResult`] |
+//! | `GET /violations` | [`learn::ViolationQuery`] (query) | [`learn::ViolationPage`] |
 //! | `GET /audit` | [`audit::AuditQuery`] (query) | [`audit::AuditPage`] |
 //! | `GET /events` | [`flow::FlowQuery`] filters (query) | SSE of [`event::Event`] |
 //! | `GET /tokens` | – | `[`[`token::TokenInfo`]`]` (admin) |
@@ -42,6 +44,7 @@ pub mod event;
 pub mod flow;
 pub mod graph;
 pub mod inventory;
+pub mod learn;
 pub mod policy;
 pub mod time;
 pub mod token;
@@ -55,6 +58,7 @@ pub use inventory::{
     AgentInfo, AgentReport, AgentStatus, DesiredQuery, DesiredState, Revision, SetMode,
     WorkloadInfo,
 };
+pub use learn::{BaselineRequest, BaselineResult, ViolationPage, ViolationQuery};
 pub use policy::{
     ApplyRequest, Change, ChangeResult, DeleteRequest, PolicyChange, PolicyDocument, PolicyFile,
     PolicyInfo, ReplayRequest, ReplayResult,
@@ -73,6 +77,8 @@ pub mod paths {
     pub const POLICIES: &str = "/api/v1/policies";
     pub const AUDIT: &str = "/api/v1/audit";
     pub const REPLAY: &str = "/api/v1/replay";
+    pub const BASELINE: &str = "/api/v1/baseline";
+    pub const VIOLATIONS: &str = "/api/v1/violations";
     pub const EVENTS: &str = "/api/v1/events";
     pub const TOKENS: &str = "/api/v1/tokens";
     pub const AGENTS: &str = "/api/v1/agents";

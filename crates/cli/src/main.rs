@@ -38,6 +38,9 @@ enum Command {
     /// Manage API tokens on a server.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Least-privilege policies learned from the flows a server recorded.
+    #[command(subcommand)]
+    Baseline(cmd::baseline::BaselineCommand),
     /// The workloads a server knows, and their modes.
     #[command(subcommand)]
     Workload(cmd::workload::WorkloadCommand),
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Graph(a) => cmd::graph::run(a),
         Command::Token(c) => cmd::token::run(c),
         Command::Workload(c) => cmd::workload::run(c),
+        Command::Baseline(c) => cmd::baseline::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

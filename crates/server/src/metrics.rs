@@ -1,6 +1,8 @@
 //! Prometheus metrics, rendered by hand in the text format (it is a few lines; a client
 //! library would be the biggest dependency of the crate).
 
+mod violations;
+
 use crate::store::AgentRow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -41,6 +43,7 @@ pub struct Metrics {
     requests: Mutex<HashMap<(String, String, u16), u64>>,
     /// Per (method, route).
     latency: Mutex<HashMap<(String, String), Histogram>>,
+    violations: violations::Violations,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -176,6 +179,7 @@ impl Metrics {
             "gauge",
             self.graph_edges.load(Relaxed),
         );
+        self.render_violations(&mut o);
         self.render_agents(&mut o);
         self.render_requests(&mut o);
         o

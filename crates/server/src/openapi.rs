@@ -69,6 +69,12 @@ fn flow_filters() -> Vec<Value> {
     ]
 }
 
+fn violation_filters() -> Vec<Value> {
+    let mut f = flow_filters();
+    f.retain(|p| p["name"] != "verdict");
+    f
+}
+
 fn obj(props: &[&str]) -> Value {
     let p: serde_json::Map<String, Value> =
         props.iter().map(|k| (k.to_string(), json!({}))).collect();
@@ -102,6 +108,9 @@ pub fn document() -> Value {
                 "ChangeResult": obj(&["revision", "policies"]),
                 "ReplayRequest": obj(&["files", "since", "workload"]),
                 "ReplayResult": obj(&["denied", "evaluated", "unresolved"]),
+                "BaselineRequest": obj(&["workloads", "since", "until", "format", "outside_prefix"]),
+                "BaselineResult": obj(&["format", "yaml", "baseline", "edges", "denied_edges"]),
+                "ViolationPage": obj(&["violations", "next_cursor"]),
                 "AuditPage": obj(&["entries", "next_cursor"]),
                 "TokenInfo": obj(&["name", "role", "created_at", "created_by"]),
                 "CreateToken": obj(&["name", "role"]),
@@ -130,6 +139,8 @@ pub fn document() -> Value {
                 "delete": op("Delete one policy", &[path("name", "namespace/name or name")], None, "ChangeResult", "200")
             },
             "/api/v1/replay": {"post": op("Which recorded flows would these policy files deny? (stores nothing)", &[], Some("ReplayRequest"), "ReplayResult", "200")},
+            "/api/v1/baseline": {"post": op("Learn a least-privilege policy set from the recorded flows of a window (native or kubernetes YAML, with each rule's evidence; stores nothing)", &[], Some("BaselineRequest"), "BaselineResult", "200")},
+            "/api/v1/violations": {"get": op("Drift: recorded flows outside the policies in force (denied in enforce mode, would-deny in monitor mode), paged by edge id", &violation_filters(), None, "ViolationPage", "200")},
             "/api/v1/audit": {"get": op("The audit log, newest first", &[
                 query("action", "e.g. policy.update", "string"), query("target", "a policy, workload or token name", "string"),
                 query("since", "a duration back from now or an RFC 3339 time", "string"),

@@ -1,6 +1,7 @@
 //! The control plane as users run it: `bulkhead server` as a process, and the reading
 //! commands against it. Not privileged (no namespaces): everything stays on loopback.
 
+mod learn;
 mod process;
 
 use crate::harness::{TempDir, bulkhead};

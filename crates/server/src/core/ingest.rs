@@ -136,6 +136,11 @@ impl Core {
             }
         }
         state.agents.insert(node.to_string(), agent);
+        for ((k, s), planned) in sums.iter().zip(&found) {
+            let new_edge = matches!(planned, Planned::New(_));
+            self.metrics
+                .violation(k.verdict, s.total.connections, new_edge);
+        }
         self.metrics
             .ingested(records, batch.dropped_records, batch.lost_events);
         self.metrics

@@ -12,6 +12,7 @@
 mod auth;
 mod ingest;
 mod inventory;
+mod learn;
 mod policies;
 mod replay;
 mod split;
@@ -27,10 +28,10 @@ use crate::error::ServerError;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use bulkhead_api::{
-    AgentInfo, AgentReport, ApplyRequest, AuditPage, AuditQuery, ChangeResult, CreateToken,
-    CreatedToken, DeleteRequest, DesiredState, Event, FlowBatch, FlowPage, FlowQuery, Graph,
-    GraphQuery, Health, IngestResult, PolicyInfo, ReplayRequest, ReplayResult, Revision, Role,
-    TokenInfo, WorkloadInfo,
+    AgentInfo, AgentReport, ApplyRequest, AuditPage, AuditQuery, BaselineRequest, BaselineResult,
+    ChangeResult, CreateToken, CreatedToken, DeleteRequest, DesiredState, Event, FlowBatch,
+    FlowPage, FlowQuery, Graph, GraphQuery, Health, IngestResult, PolicyInfo, ReplayRequest,
+    ReplayResult, Revision, Role, TokenInfo, ViolationPage, ViolationQuery, WorkloadInfo,
 };
 use bulkhead_policy::{Mode, WorkloadId};
 use state::State;
@@ -52,6 +53,8 @@ pub enum Command {
     ApplyPolicies(ApplyRequest),
     DeletePolicies(DeleteRequest),
     Replay(ReplayRequest),
+    Baseline(BaselineRequest),
+    Violations(ViolationQuery),
     Audit(AuditQuery),
     ListTokens,
     CreateToken(CreateToken),
@@ -79,7 +82,9 @@ impl Command {
         match self {
             Health => Access::Public,
             Metrics | ListWorkloads | GetWorkload(_) | Flows(_) | Graph(_) | ListPolicies
-            | GetPolicy(_) | Audit(_) | ListAgents | Replay(_) => Access::Read,
+            | GetPolicy(_) | Audit(_) | ListAgents | Replay(_) | Baseline(_) | Violations(_) => {
+                Access::Read
+            }
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
             ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
             AgentReport(..) | Desired(_) | IngestFlows(..) => Access::Agent,
@@ -101,6 +106,8 @@ pub enum Outcome {
     Policy(PolicyInfo),
     Changes(ChangeResult),
     Replayed(ReplayResult),
+    Baseline(Box<BaselineResult>),
+    Violations(ViolationPage),
     Audit(AuditPage),
     Tokens(Vec<TokenInfo>),
     Token(CreatedToken),
@@ -138,6 +145,13 @@ impl Core {
         metrics.set_workloads(state.workloads.len());
         metrics.set_agents(&state.agents);
         metrics.set_revision(revision);
+        // Violations recorded before this start, so the counters never go back.
+        for e in state
+            .graph
+            .edges(None, |e| e.verdict != bulkhead_api::Verdict::Allowed)
+        {
+            metrics.violation(e.verdict, e.connections, true);
+        }
         Ok(Core {
             state: Mutex::new(state),
             events: broadcast::channel(1024).0,
@@ -170,6 +184,8 @@ impl Core {
             Command::ApplyPolicies(r) => self.apply(actor, r).map(Outcome::Changes),
             Command::DeletePolicies(r) => self.delete(actor, &r.names).map(Outcome::Changes),
             Command::Replay(r) => self.replay(r).map(Outcome::Replayed),
+            Command::Baseline(r) => self.baseline(r).map(|b| Outcome::Baseline(Box::new(b))),
+            Command::Violations(q) => self.violations(&q).map(Outcome::Violations),
             Command::Audit(q) => self.audit(&q).map(Outcome::Audit),
             Command::ListTokens => Ok(Outcome::Tokens(self.tokens())),
             Command::CreateToken(t) => self.create_token(actor, t).map(Outcome::Token),

@@ -27,6 +27,7 @@ impl Core {
             after: q.cursor.unwrap_or(0),
             // One more than asked, to learn whether a next page exists.
             limit: Some(limit + 1),
+            violations: false,
         };
         let mut rows = store::query_window(self.lock().store.conn(), &filter)?;
         let next_cursor = if rows.len() > limit as usize {
@@ -189,7 +190,12 @@ impl Core {
     }
 }
 
-fn page_size(asked: Option<u32>, default: u32, max: u32, field: &str) -> Result<u32, ServerError> {
+pub(super) fn page_size(
+    asked: Option<u32>,
+    default: u32,
+    max: u32,
+    field: &str,
+) -> Result<u32, ServerError> {
     match asked {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
@@ -199,7 +205,7 @@ fn page_size(asked: Option<u32>, default: u32, max: u32, field: &str) -> Result<
     }
 }
 
-fn edge(r: EdgeRow) -> GraphEdge {
+pub(super) fn edge(r: EdgeRow) -> GraphEdge {
     GraphEdge {
         id: r.id,
         source: r.source,

@@ -115,6 +115,22 @@ pub async fn replay(
     run(&core, auth, Command::Replay(req)).await
 }
 
+pub async fn baseline(
+    State(core): S,
+    auth: Auth,
+    JsonBody(req): JsonBody<bulkhead_api::BaselineRequest>,
+) -> Answer {
+    run(&core, auth, Command::Baseline(req)).await
+}
+
+pub async fn violations(
+    State(core): S,
+    auth: Auth,
+    Params(q): Params<bulkhead_api::ViolationQuery>,
+) -> Answer {
+    run(&core, auth, Command::Violations(q)).await
+}
+
 pub async fn audit(State(core): S, auth: Auth, Params(q): Params<AuditQuery>) -> Answer {
     run(&core, auth, Command::Audit(q)).await
 }

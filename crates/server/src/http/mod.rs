@@ -55,6 +55,8 @@ pub fn router_with_ui(core: Arc<Core>, ui: Option<std::path::PathBuf>) -> Router
             get(h::policy).delete(h::delete_policy),
         )
         .route("/api/v1/replay", post(h::replay))
+        .route("/api/v1/baseline", post(h::baseline))
+        .route("/api/v1/violations", get(h::violations))
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(sse::events))
         .route("/api/v1/tokens", get(h::tokens).post(h::create_token))
@@ -105,6 +107,8 @@ impl IntoResponse for Outcome {
             Outcome::Policy(v) => Json(v).into_response(),
             Outcome::Changes(v) => Json(v).into_response(),
             Outcome::Replayed(v) => Json(v).into_response(),
+            Outcome::Baseline(v) => Json(v).into_response(),
+            Outcome::Violations(v) => Json(v).into_response(),
             Outcome::Audit(v) => Json(v).into_response(),
             Outcome::Tokens(v) => Json(v).into_response(),
             Outcome::Token(v) => (StatusCode::CREATED, Json(v)).into_response(),

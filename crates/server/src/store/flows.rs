@@ -208,6 +208,8 @@ pub struct EdgeFilter<'a> {
     /// Only edges with a greater id (paging).
     pub after: u64,
     pub limit: Option<u32>,
+    /// Only edges whose verdict is not `allowed` (denied and would-deny: violations).
+    pub violations: bool,
 }
 
 const FILTERS: &str = "(?1 IS NULL OR e.source = ?1 OR e.destination = ?1)
@@ -219,9 +221,16 @@ pub fn query_window(conn: &Connection, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow
     let limit = f.limit.map_or(-1, i64::from);
     let verdict = f.verdict.map(Verdict::as_str);
     let after = super::to_i64(f.after);
+    // A constant clause, not a parameter: each of the two statement shapes stays cached.
+    let violations = if f.violations {
+        "AND e.verdict <> 'allowed'"
+    } else {
+        ""
+    };
     if f.since.is_none() && f.until.is_none() {
-        let sql =
-            format!("SELECT {EDGE_COLUMNS} FROM edges e WHERE {FILTERS} ORDER BY e.id LIMIT ?5");
+        let sql = format!(
+            "SELECT {EDGE_COLUMNS} FROM edges e WHERE {FILTERS} {violations} ORDER BY e.id LIMIT ?5"
+        );
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
             params![f.workload, f.namespace, verdict, after, limit],
@@ -236,7 +245,7 @@ pub fn query_window(conn: &Connection, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow
                 SUM(b.packets), SUM(b.bytes), SUM(b.connections), MIN(b.first_seen), MAX(b.last_seen)
          FROM edge_buckets b JOIN edges e ON e.id = b.edge
          WHERE b.bucket BETWEEN ?6 AND ?7 AND b.last_seen >= ?8 AND b.first_seen <= ?9
-           AND {FILTERS}
+           AND {FILTERS} {violations}
          GROUP BY e.id ORDER BY e.id LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;

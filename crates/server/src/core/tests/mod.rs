@@ -2,6 +2,7 @@
 
 mod flows;
 mod inventory;
+mod learn;
 mod policies;
 
 use super::*;
