@@ -28,6 +28,7 @@
 
 mod attach;
 pub mod conntrack;
+mod counted;
 mod dataplane;
 mod flows;
 mod maps;
@@ -37,6 +38,7 @@ mod slot;
 pub mod sys;
 
 pub use conntrack::{Connection, connections};
+pub use counted::CountedFlows;
 pub use dataplane::{EbpfDataplane, remove_pins};
 pub use flows::{EbpfFlows, decode};
 pub use pins::{Hook, PinDir};

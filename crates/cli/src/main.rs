@@ -31,6 +31,8 @@ enum Command {
     Enforce(cmd::enforce::EnforceArgs),
     /// The control plane: stores policies, modes and flows; serves the API.
     Server(cmd::server::ServerArgs),
+    /// A node agent: enforces the server's desired state on a lab node and ships its flows.
+    Agent(cmd::agent::AgentArgs),
     /// Print recorded (and, with --follow, live) flows from a server.
     Observe(cmd::observe::ObserveArgs),
     /// Print the connection graph from a server.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Enforce(a) => cmd::enforce::run(a),
         Command::Server(a) => cmd::server::run(a),
+        Command::Agent(a) => cmd::agent::run_agent(a),
         Command::Observe(a) => cmd::observe::run(a),
         Command::Graph(a) => cmd::graph::run(a),
         Command::Token(c) => cmd::token::run(c),

@@ -26,11 +26,13 @@
 mod backend;
 mod encode;
 mod expr;
+mod flows;
 mod msg;
 mod socket;
 mod sys;
 
 pub use backend::{Applied, NftBackend};
+pub use flows::NftFlows;
 
 use std::io;
 

@@ -64,7 +64,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGINT or SIGTERM, so both Ctrl-C and `kill PID` stop the server cleanly.
-async fn stop_signal() {
+pub async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
