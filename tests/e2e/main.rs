@@ -9,6 +9,7 @@
 //! To add tests: add a module below and use the helpers of [`harness`] (see its docs).
 //! Run: `cargo test -p bulkhead --test e2e` (add `-- privileged_lab` to filter).
 
+mod agent;
 mod ebpf;
 mod ebpf_conformance;
 mod ebpf_continuity;

@@ -97,6 +97,8 @@ pub struct Tracker {
     pub dropped: u64,
     /// Events fed, in total.
     pub events: u64,
+    /// Connections with no workload at either end, ignored.
+    pub unattributed: u64,
 }
 
 fn port_of(protocol: u8, port: u16) -> u16 {
@@ -181,6 +183,12 @@ impl Tracker {
 
     fn judge(&mut self, ctx: &Context, key: ConnKey, p: Pending, now: Instant) {
         let (protocol, src, _, dst, dport) = key;
+        // Traffic with no workload at either end (the node's own IGMP reports, say) is
+        // not a workload flow: nothing to attribute, nothing to report.
+        if ctx.workload(src).is_none() && ctx.workload(dst).is_none() {
+            self.unattributed += 1;
+            return;
+        }
         let port = port_of(protocol, dport);
         let edge = |verdict, rule| EdgeKey {
             source: ctx.endpoint(src),

@@ -2,7 +2,7 @@
 //! commands against it. Not privileged (no namespaces): everything stays on loopback.
 
 mod learn;
-mod process;
+pub(crate) mod process;
 
 use crate::harness::{TempDir, bulkhead};
 use process::ServerProcess;

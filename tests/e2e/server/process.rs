@@ -29,8 +29,14 @@ impl ServerProcess {
     /// Starts on a free loopback port (`:0`) and waits for `/api/v1/health` to answer 200,
     /// the readiness check the contract documents.
     pub fn start(dir: &Path) -> ServerProcess {
+        Self::start_on(dir, "127.0.0.1:0")
+    }
+
+    /// Like [`start`](Self::start) on a given address (agents keep their server's URL
+    /// across a restart, so a restarted server must come back on the same port).
+    pub fn start_on(dir: &Path, listen: &str) -> ServerProcess {
         let mut child = Command::new(crate::harness::bulkhead_bin())
-            .args(["server", "--listen", "127.0.0.1:0", "--db"])
+            .args(["server", "--listen", listen, "--db"])
             .arg(dir.join("bulkhead.db"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -64,6 +70,40 @@ impl ServerProcess {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         ServerProcess::start(&self.dir.clone())
+    }
+
+    /// SIGKILL: what it answered must already be on disk.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token_file(&self) -> PathBuf {
+        self.dir.join("admin.token")
+    }
+
+    /// `GET path` with the admin token: (status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let token = std::fs::read_to_string(self.dir.join("admin.token")).unwrap();
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            token.trim()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (
+            out[9..12].parse().unwrap(),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
     }
 
     /// `--server URL --token-file FILE` for the CLI.
