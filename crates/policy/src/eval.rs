@@ -13,6 +13,11 @@
 //!    ([`Reason::DefaultDeny`], naming those policies);
 //! 4. else it is not isolated ([`Reason::NotIsolated`]): allowed.
 
+mod compiled;
+mod prepared;
+
+pub use prepared::Prepared;
+
 use crate::ir::{PolicySet, Reason};
 use crate::matching::PeerRef;
 use crate::model::{Action, Direction, Inventory, Workload};

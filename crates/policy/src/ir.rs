@@ -77,7 +77,7 @@ pub struct Subject {
 }
 
 /// Which namespaces a selector looks in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NamespaceMatch {
     /// Exactly this namespace (a Kubernetes `podSelector` alone: the policy's own namespace).
     Named(String),
@@ -98,7 +98,7 @@ pub struct Rule {
     pub source: Location,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Peer {
     /// Workloads matching `workloads` (all of them if `None`) in the matching namespaces.
     Workloads {

@@ -9,8 +9,8 @@ use super::policies::parse_files;
 use crate::error::ServerError;
 use crate::store::{self, EdgeFilter};
 use bulkhead_api::{FlowRecord, ReplayRequest, ReplayResult, Timestamp, Verdict};
-use bulkhead_policy::eval::{Flow, evaluate};
-use bulkhead_policy::{Inventory, PolicySet, WorkloadId};
+use bulkhead_policy::eval::{Flow, Prepared};
+use bulkhead_policy::{PolicySet, WorkloadId};
 use std::net::Ipv4Addr;
 
 impl Core {
@@ -32,10 +32,15 @@ impl Core {
         };
         let rows = store::query_window(state.store.conn(), &filter)?;
         drop(state);
+        // Set-up once (isolating policies per workload, address and id maps), then each
+        // edge costs lookups and the rules that concern it: docs/bench/learn.md.
+        let prepared = Prepared::new(&set, &inv);
         let mut out = ReplayResult::default();
         for r in rows {
-            let (Some(src), Some(dst)) = (address(&inv, &r.source), address(&inv, &r.destination))
-            else {
+            let (Some(src), Some(dst)) = (
+                address(&prepared, &r.source),
+                address(&prepared, &r.destination),
+            ) else {
                 out.unresolved += 1;
                 continue;
             };
@@ -46,8 +51,9 @@ impl Core {
                 protocol: r.protocol.0,
                 port: r.port,
             };
-            let verdict = evaluate(&set, &inv, &flow);
-            if !verdict.allowed {
+            // Most flows pass: only the denied ones pay for their reasons.
+            if !prepared.allows(&flow) {
+                let verdict = prepared.evaluate(&flow);
                 out.denied.push(FlowRecord {
                     source: r.source,
                     destination: r.destination,
@@ -69,10 +75,10 @@ impl Core {
 }
 
 /// The address of an endpoint: a workload's primary address, or the address itself.
-fn address(inv: &Inventory, endpoint: &str) -> Option<Ipv4Addr> {
+fn address(prepared: &Prepared<'_>, endpoint: &str) -> Option<Ipv4Addr> {
     if let Ok(ip) = endpoint.parse::<Ipv4Addr>() {
         return Some(ip);
     }
     let id: WorkloadId = endpoint.parse().ok()?;
-    inv.workload(&id)?.ips.first().copied()
+    prepared.workload(&id)?.ips.first().copied()
 }
