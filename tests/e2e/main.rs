@@ -16,4 +16,5 @@ mod ebpf_continuity;
 mod ebpf_differential;
 mod harness;
 mod lab;
+mod learn;
 mod server;

@@ -89,6 +89,12 @@ impl ServerProcess {
 
     /// `GET path` with the admin token: (status, JSON body).
     pub fn get(&self, path: &str) -> (u16, Value) {
+        let (code, body) = self.get_text(path);
+        (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// `GET path` with the admin token: (status, raw body), e.g. for `/metrics`.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
         let token = std::fs::read_to_string(self.dir.join("admin.token")).unwrap();
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
@@ -100,10 +106,7 @@ impl ServerProcess {
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        (
-            out[9..12].parse().unwrap(),
-            serde_json::from_str(body).unwrap_or(Value::Null),
-        )
+        (out[9..12].parse().unwrap(), body.to_string())
     }
 
     /// `--server URL --token-file FILE` for the CLI.

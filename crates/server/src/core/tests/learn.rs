@@ -189,3 +189,37 @@ fn violations_are_listed_and_counted() {
     );
     assert!(text.contains("bulkhead_violation_edges 2\n"), "{text}");
 }
+
+#[test]
+fn replay_names_the_deny_rule_or_the_default_deny_of_each_denied_flow() {
+    let core = core();
+    shop(&core);
+    let text = "apiVersion: bulkhead.dev/v1\nkind: Policy\nmetadata: {name: guard, namespace: x}\n\
+        spec:\n  selector: {matchLabels: {app: b}}\n  ingress:\n    - action: deny\n      from:\n        - selector: {matchLabels: {app: a}}\n    - action: allow\n\
+        ---\napiVersion: bulkhead.dev/v1\nkind: Policy\nmetadata: {name: lock, namespace: x}\n\
+        spec:\n  selector: {matchLabels: {app: c}}\n  ingress: []\n";
+    let files = vec![PolicyFile {
+        name: "p.yaml".into(),
+        text: text.into(),
+    }];
+    let req = ReplayRequest {
+        files,
+        since: None,
+        workload: None,
+    };
+    let Outcome::Replayed(r) = core.execute(Some(&admin()), Command::Replay(req)).unwrap() else {
+        panic!()
+    };
+    let denied: Vec<(&str, &str, Option<&str>)> = r
+        .denied
+        .iter()
+        .map(|d| (d.source.as_str(), d.destination.as_str(), d.rule.as_deref()))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("x/a", "x/b", Some("x/guard ingress[0] (deny)")),
+            ("x/a", "x/c", Some("x/lock default-deny ingress")),
+        ]
+    );
+}
