@@ -16,6 +16,8 @@
 //! | `GET /workloads` | – | `[`[`inventory::WorkloadInfo`]`]` |
 //! | `GET /workloads/{ns}/{name}` | – | [`inventory::WorkloadInfo`] |
 //! | `PUT /workloads/{ns}/{name}/mode` | [`inventory::SetMode`] | [`inventory::Revision`] |
+//! | `GET /workloads/{ns}/{name}/policies` | – | `[`[`session::SelectingPolicy`]`]` |
+//! | `GET /session` | – | [`session::Session`] (any valid token) |
 //! | `GET /flows` | [`flow::FlowQuery`] (query) | [`flow::FlowPage`] |
 //! | `GET /graph` | [`graph::GraphQuery`] (query) | [`graph::Graph`] |
 //! | `GET /policies` | – | `[`[`policy::PolicyInfo`]`]` |
@@ -46,6 +48,7 @@ pub mod graph;
 pub mod inventory;
 pub mod learn;
 pub mod policy;
+pub mod session;
 pub mod time;
 pub mod token;
 
@@ -63,6 +66,7 @@ pub use policy::{
     ApplyRequest, Change, ChangeResult, DeleteRequest, PolicyChange, PolicyDocument, PolicyFile,
     PolicyInfo, ReplayRequest, ReplayResult,
 };
+pub use session::{SelectingPolicy, Session};
 pub use time::{TimeBound, Timestamp};
 pub use token::{CreateToken, CreatedToken, Role, TokenInfo};
 
@@ -82,6 +86,7 @@ pub mod paths {
     pub const EVENTS: &str = "/api/v1/events";
     pub const TOKENS: &str = "/api/v1/tokens";
     pub const AGENTS: &str = "/api/v1/agents";
+    pub const SESSION: &str = "/api/v1/session";
     pub const METRICS: &str = "/metrics";
 
     /// `/api/v1/workloads/{ns}/{name}/mode`.

@@ -23,9 +23,14 @@ pub struct ServerArgs {
     /// Allow a non-loopback listen address (the API is plain HTTP: put TLS in front).
     #[arg(long)]
     allow_remote: bool,
-    /// Serve the web UI's built files (e.g. `web-ui/dist`) at `/`.
-    #[arg(long)]
+    /// Serve the web UI's built files from DIR at `/`. Default: the first of
+    /// `$BULKHEAD_UI_DIR`, `share/bulkhead/ui` beside the binary's directory, and the
+    /// source tree's `web-ui/dist` that holds an `index.html`.
+    #[arg(long, value_name = "DIR")]
     ui: Option<PathBuf>,
+    /// Serve the API only, no web UI.
+    #[arg(long, conflicts_with = "ui")]
+    no_ui: bool,
     /// The mode of workloads that have none set.
     #[arg(long, default_value = "enforce", value_parser = parse_mode)]
     default_mode: Mode,
@@ -46,13 +51,23 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         db: args.db,
         token_file: args.token_file,
         allow_remote: args.allow_remote,
-        ui_dir: args.ui,
+        ui_dir: if args.no_ui {
+            None
+        } else {
+            args.ui.or_else(default_ui_dir)
+        },
         options: CoreOptions {
             default_mode: args.default_mode,
         },
     };
     let server = Server::bind(&config).await?;
     let addr = server.local_addr()?;
+    match &config.ui_dir {
+        Some(dir) => eprintln!("bulkhead server: web UI from {}", dir.display()),
+        None => {
+            eprintln!("bulkhead server: no web UI (build it: cd web-ui && npm ci && npm run build)")
+        }
+    }
     eprintln!(
         "bulkhead server listening on http://{addr} (database {}, admin token in {})",
         config.db.display(),
@@ -61,6 +76,31 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     server.run(stop_signal()).await?;
     eprintln!("bulkhead server stopped");
     Ok(())
+}
+
+/// Where the built web UI is, when `--ui` is not given: an installed copy, or the
+/// source tree this binary was built from (so `cargo run -- server` and the demo serve
+/// `web-ui/dist` after `npm run build` without flags). Only a folder holding an
+/// `index.html` counts, so an unbuilt tree falls back to serving the API alone.
+pub fn default_ui_dir() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("BULKHEAD_UI_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    if let Some(bin_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
+        candidates.push(bin_dir.join("../share/bulkhead/ui"));
+    }
+    candidates.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../web-ui/dist"
+    )));
+    candidates
+        .into_iter()
+        .find(|d| d.join("index.html").is_file())
+        .map(|d| d.canonicalize().unwrap_or(d))
 }
 
 /// Completes on SIGINT or SIGTERM, so both Ctrl-C and `kill PID` stop the server cleanly.

@@ -15,6 +15,7 @@ mod inventory;
 mod learn;
 mod policies;
 mod replay;
+mod selecting;
 mod split;
 mod state;
 #[cfg(test)]
@@ -31,7 +32,8 @@ use bulkhead_api::{
     AgentInfo, AgentReport, ApplyRequest, AuditPage, AuditQuery, BaselineRequest, BaselineResult,
     ChangeResult, CreateToken, CreatedToken, DeleteRequest, DesiredState, Event, FlowBatch,
     FlowPage, FlowQuery, Graph, GraphQuery, Health, IngestResult, PolicyInfo, ReplayRequest,
-    ReplayResult, Revision, Role, TokenInfo, ViolationPage, ViolationQuery, WorkloadInfo,
+    ReplayResult, Revision, Role, SelectingPolicy, Session, TokenInfo, ViolationPage,
+    ViolationQuery, WorkloadInfo,
 };
 use bulkhead_policy::{Mode, WorkloadId};
 use state::State;
@@ -43,8 +45,10 @@ use tokio::sync::{broadcast, watch};
 pub enum Command {
     Health,
     Metrics,
+    Session,
     ListWorkloads,
     GetWorkload(WorkloadId),
+    WorkloadPolicies(WorkloadId),
     SetMode(WorkloadId, Mode),
     Flows(FlowQuery),
     Graph(GraphQuery),
@@ -69,6 +73,8 @@ pub enum Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Public,
+    /// Any valid token, whatever its role.
+    Authenticated,
     Read,
     Write,
     /// Token management: admins only, even for reading (token names are an attack map).
@@ -81,8 +87,10 @@ impl Command {
         use Command::*;
         match self {
             Health => Access::Public,
-            Metrics | ListWorkloads | GetWorkload(_) | Flows(_) | Graph(_) | ListPolicies
-            | GetPolicy(_) | Audit(_) | ListAgents | Replay(_) | Baseline(_) | Violations(_) => {
+            Session => Access::Authenticated,
+            Metrics | ListWorkloads | GetWorkload(_) | WorkloadPolicies(_) | Flows(_)
+            | Graph(_) | ListPolicies | GetPolicy(_) | Audit(_) | ListAgents | Replay(_)
+            | Baseline(_) | Violations(_) => {
                 Access::Read
             }
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
@@ -97,6 +105,8 @@ impl Command {
 pub enum Outcome {
     Health(Health),
     Metrics(String),
+    Session(Session),
+    Selecting(Vec<SelectingPolicy>),
     Workloads(Vec<WorkloadInfo>),
     Workload(WorkloadInfo),
     Revision(Revision),
@@ -174,7 +184,15 @@ impl Core {
                 revision: self.current_revision(),
             })),
             Command::Metrics => Ok(Outcome::Metrics(self.render_metrics()?)),
+            Command::Session => {
+                let c = caller.ok_or_else(|| ServerError::Unauthorized("no token".into()))?;
+                Ok(Outcome::Session(Session {
+                    name: c.name.clone(),
+                    role: c.role,
+                }))
+            }
             Command::ListWorkloads => Ok(Outcome::Workloads(self.workloads())),
+            Command::WorkloadPolicies(id) => self.selecting(&id).map(Outcome::Selecting),
             Command::GetWorkload(id) => self.workload(&id).map(Outcome::Workload),
             Command::SetMode(id, mode) => self.set_mode(actor, id, mode).map(Outcome::Revision),
             Command::Flows(q) => self.flows(&q).map(Outcome::Flows),
@@ -263,6 +281,7 @@ fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ServerError>
     };
     let allowed = match caller.role {
         Role::Admin => true,
+        _ if access == Access::Authenticated => true,
         Role::ReadOnly => access == Access::Read,
         Role::Agent => access == Access::Agent,
     };
@@ -277,7 +296,7 @@ fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ServerError>
                 Access::Write => "change anything",
                 Access::Admin => "manage tokens",
                 Access::Agent => "use the agent channel",
-                Access::Read | Access::Public => "read this",
+                Access::Read | Access::Public | Access::Authenticated => "read this",
             }
         )))
     }

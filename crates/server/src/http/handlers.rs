@@ -56,6 +56,20 @@ pub async fn workload(
     run(&core, auth, Command::GetWorkload(id)).await
 }
 
+pub async fn workload_policies(
+    State(core): S,
+    auth: Auth,
+    PathParams((ns, name)): PathParams<(String, String)>,
+) -> Answer {
+    let id = workload_id(ns, name)?;
+    run(&core, auth, Command::WorkloadPolicies(id)).await
+}
+
+/// Who the token is: lets a UI disable what its role may not do.
+pub async fn session(State(core): S, auth: Auth) -> Answer {
+    run(&core, auth, Command::Session).await
+}
+
 pub async fn set_mode(
     State(core): S,
     auth: Auth,

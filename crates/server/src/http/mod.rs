@@ -38,11 +38,16 @@ pub fn router_with_ui(core: Arc<Core>, ui: Option<std::path::PathBuf>) -> Router
     Router::new()
         .route("/api/v1/health", get(h::health))
         .route("/api/v1/openapi.json", get(h::openapi))
+        .route("/api/v1/session", get(h::session))
         .route("/api/v1/workloads", get(h::workloads))
         .route("/api/v1/workloads/{namespace}/{name}", get(h::workload))
         .route(
             "/api/v1/workloads/{namespace}/{name}/mode",
             put(h::set_mode),
+        )
+        .route(
+            "/api/v1/workloads/{namespace}/{name}/policies",
+            get(h::workload_policies),
         )
         .route("/api/v1/flows", get(h::flows))
         .route("/api/v1/graph", get(h::graph))
@@ -94,6 +99,8 @@ impl IntoResponse for Outcome {
     fn into_response(self) -> Response {
         match self {
             Outcome::Health(v) => Json(v).into_response(),
+            Outcome::Session(v) => Json(v).into_response(),
+            Outcome::Selecting(v) => Json(v).into_response(),
             Outcome::Metrics(text) => {
                 let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
                 ([(header::CONTENT_TYPE, ct)], text).into_response()
