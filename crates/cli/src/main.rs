@@ -35,6 +35,9 @@ enum Command {
     Agent(cmd::agent::AgentArgs),
     /// Print recorded (and, with --follow, live) flows from a server.
     Observe(cmd::observe::ObserveArgs),
+    /// Bring up the demo shop in a lab with server, agent and live traffic; print the
+    /// web UI's URL; remove everything on Ctrl-C.
+    Demo(cmd::demo::DemoArgs),
     /// Print the connection graph from a server.
     Graph(cmd::graph::GraphArgs),
     /// Manage API tokens on a server.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Agent(a) => cmd::agent::run_agent(a),
         Command::Observe(a) => cmd::observe::run(a),
         Command::Graph(a) => cmd::graph::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Token(c) => cmd::token::run(c),
         Command::Workload(c) => cmd::workload::run(c),
         Command::Baseline(c) => cmd::baseline::run(c),

@@ -37,16 +37,21 @@ impl Client {
         if token.is_empty() {
             bail!("{}: the token file is empty", args.token_file.display());
         }
+        Ok(Client::with_token(&args.server, token))
+    }
+
+    /// A client for a token already in memory (the demo reads it from its own server).
+    pub fn with_token(server: &str, token: String) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
             .build()
             .new_agent();
-        Ok(Client {
-            base: args.server.trim_end_matches('/').to_string(),
+        Client {
+            base: server.trim_end_matches('/').to_string(),
             token,
             agent,
-        })
+        }
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {

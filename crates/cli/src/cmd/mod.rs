@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod baseline;
 pub mod client;
+pub mod demo;
 pub mod enforce;
 pub mod graph;
 pub mod lab;

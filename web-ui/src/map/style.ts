@@ -1,0 +1,53 @@
+// The map's look: verdict colours on edges (allowed green, denied red, would-deny amber
+// and dashed), mode colours on workloads, boxes for namespaces and apps.
+
+import type { StylesheetJson } from 'cytoscape';
+
+export const VERDICT_COLOURS = { allowed: '#2f9e5b', denied: '#d64545', 'would-deny': '#e09a1a' };
+
+export function stylesheet(big: boolean): StylesheetJson {
+  return [
+    {
+      selector: 'node',
+      style: {
+        label: 'data(label)', 'font-size': 11, color: '#1d2733', 'text-valign': 'bottom',
+        'text-margin-y': 3, width: 26, height: 26, shape: 'round-rectangle',
+        'background-color': '#4a6fa5', 'border-width': 1, 'border-color': '#2c4466',
+        'min-zoomed-font-size': big ? 9 : 0,
+      },
+    },
+    { selector: 'node[mode = "monitor"]', style: { 'background-color': '#9b6bc2', 'border-color': '#5d3b7a' } },
+    { selector: 'node[mode = "learn"]', style: { 'background-color': '#7b8a99', 'border-color': '#4a5663' } },
+    { selector: 'node.workload[!live]', style: { opacity: 0.55 } },
+    { selector: 'node.external', style: { shape: 'diamond', 'background-color': '#a0a7ae', 'border-color': '#666' } },
+    {
+      selector: ':parent',
+      style: {
+        shape: 'round-rectangle', 'background-color': '#eef2f7', 'background-opacity': 0.6,
+        'border-color': '#b8c3d1', 'border-width': 1, 'text-valign': 'top', 'text-halign': 'center',
+        'text-margin-y': -2, 'font-size': 12, 'font-weight': 'bold', color: '#44546a', padding: '12px',
+      },
+    },
+    { selector: ':parent.app', style: { 'background-color': '#ffffff', 'border-style': 'dashed', 'font-size': 10, 'font-weight': 'normal' } },
+    {
+      selector: 'edge',
+      style: {
+        width: 2, 'curve-style': big ? 'haystack' : 'bezier', 'target-arrow-shape': big ? 'none' : 'triangle',
+        'line-color': VERDICT_COLOURS.allowed, 'target-arrow-color': VERDICT_COLOURS.allowed,
+        label: big ? '' : 'data(label)', 'font-size': 9, 'text-rotation': 'autorotate',
+        'text-background-color': '#fff', 'text-background-opacity': 0.85, 'text-background-padding': '1px',
+        'arrow-scale': 0.9,
+      },
+    },
+    { selector: 'edge[verdict = "denied"]', style: { 'line-color': VERDICT_COLOURS.denied, 'target-arrow-color': VERDICT_COLOURS.denied } },
+    {
+      selector: 'edge[verdict = "would-deny"]',
+      style: { 'line-color': VERDICT_COLOURS['would-deny'], 'target-arrow-color': VERDICT_COLOURS['would-deny'], 'line-style': 'dashed' },
+    },
+    { selector: '.hidden', style: { display: 'none' } },
+    { selector: '.faded', style: { opacity: 0.15 } },
+    { selector: 'node.match', style: { 'border-width': 4, 'border-color': '#f2c200' } },
+    { selector: 'node:selected', style: { 'border-width': 4, 'border-color': '#1565c0' } },
+    { selector: 'edge:selected', style: { width: 5 } },
+  ];
+}
