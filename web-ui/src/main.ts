@@ -11,6 +11,7 @@ import { clear, h } from './dom';
 import { MapModel } from './map/model';
 import type { Filters } from './map/model';
 import { MapView } from './map/view';
+import { lastTimings } from './map/layout';
 import { showEdge } from './panels/edge';
 import { showWorkload } from './panels/workload';
 import { VERDICT_COLOURS } from './map/style';
@@ -87,7 +88,10 @@ function run(root: HTMLElement, client: Client, session: Session): void {
     client, session, model, view, filters, workloads: new Map<string, WorkloadInfo>(),
     canWrite: () => session.role === 'admin',
     reload: async () => {
+      const f0 = performance.now();
+      if (loads === 0) debug.loadStartMs = f0;
       const [g, ws] = await Promise.all([client.graph(), client.workloads()]);
+      debug.fetchMs = performance.now() - f0;
       model.load(g);
       app.workloads = new Map(ws.map((w) => [w.id, w]));
       renderNamespaces();
@@ -96,6 +100,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
       if (loads === 1) {
         await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
         debug.firstRenderMs = performance.now();
+        debug.timings = { ...view.timings, ...lastTimings, fetch: debug.fetchMs as number };
       }
       debug.ready = true;
       debug.loads = loads;

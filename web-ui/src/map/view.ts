@@ -9,6 +9,7 @@ import fcose from 'cytoscape-fcose';
 import type { DrawnEdge, Filters, MapModel } from './model';
 import { portLabel } from './model';
 import { stylesheet } from './style';
+import { BIG_NODES, frames, layoutGrouped, layoutSmall } from './layout';
 
 cytoscape.use(fcose);
 
@@ -33,7 +34,7 @@ export class MapView {
     });
     this.cy.on('tap', 'node', (e) => {
       const n = e.target;
-      if (!n.isParent()) h.onNode(n.id());
+      if (!n.isParent() && !n.hasClass('frame')) h.onNode(n.id());
     });
     this.cy.on('tap', 'edge', (e) => h.onEdge(e.target.id()));
     this.cy.on('tap', (e) => { if (e.target === this.cy) h.onClear(); });
@@ -42,52 +43,86 @@ export class MapView {
   edge(key: string): DrawnEdge | undefined { return this.drawn.get(key); }
 
   /** Replaces everything; lays out again unless the same nodes are already placed. */
+  timings: Record<string, number> = {};
+
   async render(model: MapModel, f: Filters): Promise<void> {
+    const t0 = performance.now();
     const drawn = model.drawn(f.windowMs);
-    const big = drawn.size > BIG_EDGES;
+    const big = drawn.size > BIG_EDGES || model.nodes.size > BIG_NODES;
     if (big !== this.big) {
       this.big = big;
       this.cy.style(stylesheet(big));
     }
-    const known = new Set(this.cy.nodes().map((n) => n.id()));
-    const wanted = [...model.groups.keys(), ...model.nodes.keys()];
+    const known = new Set(this.cy.nodes(':not(.frame)').map((n) => n.id()));
+    const wanted = big ? [...model.nodes.keys()] : [...model.groups.keys(), ...model.nodes.keys()];
     const sameNodes = wanted.length === known.size && wanted.every((id) => known.has(id));
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    const oldFrames = this.cy.nodes('.frame').map((n) => n.json() as ElementDefinition);
     const els: ElementDefinition[] = [];
-    for (const g of model.groups.values()) {
+    // Compound boxes make cytoscape walk parents and descendants on every change: fine
+    // for a few hundred workloads, seconds for thousands. A large map draws namespace
+    // frames behind plain nodes instead (see layout.ts), and apps as clusters.
+    const boxes = big ? [] : [...model.groups.values()];
+    for (const g of boxes) {
       els.push({ group: 'nodes', data: { id: g.id, label: g.label, parent: g.parent ?? undefined }, classes: g.id.startsWith('app:') ? 'app' : 'ns' });
     }
     for (const n of model.nodes.values()) {
       const label = n.kind === 'external' ? n.id : n.id.slice(n.id.indexOf('/') + 1);
       els.push({
         group: 'nodes',
-        data: { id: n.id, label, parent: model.groups.has(n.group) ? n.group : undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
+        data: { id: n.id, label, parent: big || !model.groups.has(n.group) ? undefined : n.group, app: n.app ?? undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
         classes: n.kind,
         position: sameNodes ? positions.get(n.id) : undefined,
       });
     }
     for (const d of drawn.values()) els.push(edgeElement(d));
+    if (sameNodes) els.push(...oldFrames);
     this.cy.batch(() => {
       this.cy.elements().remove();
       this.cy.add(els);
     });
+    this.filtered = false;
     this.drawn = drawn;
+    const t1 = performance.now();
     this.applyFilters(model, f);
+    const t2 = performance.now();
     if (!sameNodes) await this.layout();
+    const t3 = performance.now();
+    this.timings = { ...this.timings, elements: t1 - t0, filters: t2 - t1, layout: t3 - t2 };
   }
 
-  private layout(): Promise<void> {
-    const n = this.cy.nodes().length;
-    const layout = this.cy.layout({
-      name: 'fcose',
-      quality: n > 400 ? 'draft' : 'default',
-      animate: false, randomize: true, nodeDimensionsIncludeLabels: n <= 400,
-      packComponents: true, nodeSeparation: 60, idealEdgeLength: 90, nestingFactor: 0.3,
-      numIter: n > 400 ? 600 : 2500,
-    } as cytoscape.LayoutOptions);
-    const done = new Promise<void>((resolve) => layout.one('layoutstop', () => resolve()));
-    layout.run();
-    return done.then(() => { this.cy.fit(undefined, 30); });
+  private async layout(): Promise<void> {
+    const leaves = this.cy.nodes('.workload, .external').length;
+    if (leaves > BIG_NODES) {
+      await layoutGrouped(this.cy);
+      this.cy.add(frames(this.cy));
+    } else {
+      await layoutSmall(this.cy);
+    }
+    const t = performance.now();
+    this.fitToPositions();
+    this.timings.fit = performance.now() - t;
+  }
+
+  /**
+   * `cy.fit()` measures every element's bounding box (edge curves, labels, compound
+   * boxes): seconds for 10^4 edges. The workloads' positions bound the picture well
+   * enough, plus a margin for boxes and labels.
+   */
+  private fitToPositions(): void {
+    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    this.cy.nodes('.workload, .external').forEach((n) => {
+      const p = n.position();
+      x1 = Math.min(x1, p.x); y1 = Math.min(y1, p.y); x2 = Math.max(x2, p.x); y2 = Math.max(y2, p.y);
+    });
+    if (!Number.isFinite(x1)) return;
+    const margin = 70;
+    const w = x2 - x1 + 2 * margin, h = y2 - y1 + 2 * margin;
+    const zoom = Math.min(this.cy.width() / w, this.cy.height() / h, 1.5);
+    this.cy.viewport({
+      zoom,
+      pan: { x: this.cy.width() / 2 - zoom * (x1 + x2) / 2, y: this.cy.height() / 2 - zoom * (y1 + y2) / 2 },
+    });
   }
 
   /** Brings edges to the model's current state without touching node positions. */
@@ -114,8 +149,14 @@ export class MapView {
     this.cy.getElementById(id).data('mode', mode);
   }
 
+  private filtered = false;
+
   applyFilters(model: MapModel, f: Filters): void {
     const cy = this.cy;
+    const active = !!f.namespaces || f.verdicts.size < 3 || !!f.search;
+    // Nothing to hide or fade, and nothing hidden or faded yet: skip the walk.
+    if (!active && !this.filtered) return;
+    this.filtered = active;
     cy.batch(() => {
       const visible = new Set<string>();
       for (const n of model.nodes.values()) {
@@ -133,7 +174,11 @@ export class MapView {
         el.toggleClass('hidden', !show);
         el.toggleClass('faded', !!f.search && !(model.matchesSearch(model.nodes.get(d.source)!, f.search) || model.matchesSearch(model.nodes.get(d.destination)!, f.search)));
       }
-      // A box with nothing visible inside is hidden with its content.
+      // A box or frame with nothing visible inside is hidden with its content.
+      cy.nodes('.frame').forEach((fr) => {
+        const ns = fr.id().slice('frame:'.length);
+        fr.toggleClass('hidden', !!f.namespaces && !f.namespaces.has(ns));
+      });
       cy.nodes(':parent').forEach((p) => {
         const any = p.descendants().filter((c) => !c.isParent() && !c.hasClass('hidden')).nonempty();
         p.toggleClass('hidden', !any);
