@@ -53,8 +53,8 @@ export async function startServer() {
 }
 
 /** `bulkhead demo` on a free port with a lab name of its own; resolves once it prints the URL. */
-export async function startDemo({ labName, backend = 'nft', timeoutMs = 120000 }) {
-  const proc = spawn(bulkheadBin(), ['demo', '--listen', '127.0.0.1:0', '--lab-name', labName, '--backend', backend, '--traffic-interval', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDemo({ labName, stateDir, backend = 'nft', timeoutMs = 120000 }) {
+  const proc = spawn(bulkheadBin(), ['demo', '--listen', '127.0.0.1:0', '--lab-name', labName, '--state-dir', stateDir, '--backend', backend, '--traffic-interval', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log;
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`demo printed no URL in ${timeoutMs} ms:\n${log.join('\n')}`)), timeoutMs);
