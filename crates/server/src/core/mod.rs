@@ -90,9 +90,7 @@ impl Command {
             Session => Access::Authenticated,
             Metrics | ListWorkloads | GetWorkload(_) | WorkloadPolicies(_) | Flows(_)
             | Graph(_) | ListPolicies | GetPolicy(_) | Audit(_) | ListAgents | Replay(_)
-            | Baseline(_) | Violations(_) => {
-                Access::Read
-            }
+            | Baseline(_) | Violations(_) => Access::Read,
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
             ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
             AgentReport(..) | Desired(_) | IngestFlows(..) => Access::Agent,
