@@ -37,6 +37,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await demo?.stop();
+  // A safety net if the demo failed to clean up (the last test checks that it did).
+  await bulkhead(['lab', 'down', LAB]).catch(() => undefined);
   rmSync(state, { recursive: true, force: true });
 });
 

@@ -133,7 +133,14 @@ fn run_demo(
         Backend::Nft => "nft",
         Backend::Ebpf => "ebpf",
     };
-    children.start_agent(&exe, &server.url, &agent_token, lab_path, backend)?;
+    children.start_agent(
+        &exe,
+        &server.url,
+        &agent_token,
+        lab_path,
+        backend,
+        &state.join("agent"),
+    )?;
 
     let traffic = traffic::spawn(lab.clone(), stop.clone(), args.traffic_interval);
     println!(
@@ -147,6 +154,8 @@ fn run_demo(
     std::io::stdout().flush().ok();
 
     let outcome = children.wait_for_stop_signal(stop);
+    // The traffic thread ends its round and stops before the lab goes away.
+    stop.store(true, Ordering::SeqCst);
     let _ = traffic.join();
     outcome
 }

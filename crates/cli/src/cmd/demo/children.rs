@@ -79,6 +79,7 @@ impl Children {
         token: &Path,
         lab: &Path,
         backend: &str,
+        state: &Path,
     ) -> anyhow::Result<()> {
         let child = Command::new(exe)
             .args(["agent", "--server", url, "--token-file"])
@@ -86,6 +87,9 @@ impl Children {
             .arg("--lab")
             .arg(lab)
             .args(["--backend", backend])
+            // Its persisted state lives and dies with the demo's.
+            .arg("--state-dir")
+            .arg(state)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
