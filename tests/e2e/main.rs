@@ -17,4 +17,5 @@ mod ebpf_differential;
 mod harness;
 mod lab;
 mod learn;
+mod nft;
 mod server;

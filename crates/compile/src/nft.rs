@@ -4,68 +4,87 @@
 //!
 //! # The ruleset
 //!
-//! One table, `inet bulkhead`, owned by Bulkhead alone. Three base chains (`forward`,
-//! `input`, `output`, priority `filter - 10` so that other filter chains, Docker's for
-//! example, still see what we accept) all hold the same three rules:
+//! One table, `inet bulkhead`, owned by Bulkhead alone, holding a fixed handful of
+//! *global* maps: however many endpoints, rules and identities, the table has at most a
+//! few dozen maps and a few chains, plus one small log chain per deny rule in use.
+//! (The first design had a chain and maps per endpoint: 10,000 endpoints meant 40,000
+//! objects, and applying them did not scale.) Three base chains (`forward`, `input`,
+//! `output`, priority `filter - 10`, policy accept) hold:
 //!
 //! ```text
-//! ct state established,related accept     # replies and the rest of allowed connections
-//! ip saddr vmap @egress_ep                # → jump eg_<i>: the source endpoint's egress check
-//! ip daddr vmap @ingress_ep               # → jump in_<i>: the destination's ingress check
+//! ct state established,related accept                  # replies, allowed connections
+//! ct state invalid,untracked ip saddr @enforced drop     # checks need a conntrack entry
+//! ct state invalid,untracked ip daddr @enforced drop
+//! meta nfproto ipv4 jump egress                          # the source's egress checks
+//! meta nfproto ipv4 jump ingress                         # the destination's ingress checks
+//! ct mark set 0x00000000                                 # leave the connection's mark clean
 //! ```
 //!
-//! A packet that returns from both checks is accepted by the chain policy. `input` and
-//! `output` exist so that traffic between the node itself (the `host` entity) and its
-//! workloads is checked too.
-//!
-//! Each endpoint direction (egress of endpoint `i`: chain `eg_<i>`; ingress: `in_<i>`)
-//! follows [`DirectionProgram::lookup`](crate::program::DirectionProgram::lookup) step
-//! by step, each step a lookup in a map of its own that exists only if it has elements:
+//! A direction's chain (egress shown; ingress swaps `saddr` and `daddr`) follows
+//! [`DirectionProgram::lookup`](crate::program::DirectionProgram::lookup) level by level:
 //!
 //! ```text
-//! ip daddr . meta l4proto . th dport vmap @eg_<i>_peers   # peers[identity]: addr ranges × proto × ports
-//! meta l4proto != { tcp, udp, sctp } ip daddr vmap @eg_<i>_other   # their protocol-0 entries
-//! meta l4proto . th dport vmap @eg_<i>_any                # `any`: proto × ports
-//! meta l4proto != { tcp, udp, sctp } <verdict>            # `any`'s protocol-0 entry
-//! goto deny_<default rule>                                 # isolated: the default deny
+//! ct mark set 0x00000000
+//! ct mark set ip daddr map @ipcache          # peer identity: prefixes (interval map)...
+//! ct mark set ip daddr map @ipcache_exact    # ...then /32s (hash), which win
+//! ct mark set ip saddr . ct mark . meta l4proto . th dport map @eg_port
+//! ct mark set ip saddr . ct mark . meta l4proto . (th dport & 0xfc00) map @eg_m6  # aligned blocks
+//! ct mark set ip saddr . ct mark . meta l4proto map @eg_proto                   # every port
+//! meta l4proto != { tcp, udp, sctp } ct mark set ip saddr . ct mark map @eg_other
+//! ct mark vmap @verdicts                     # a hit above decided: return or goto deny_<rule>
+//! ct mark set ip saddr . meta l4proto . th dport map @eg_any_port   # `any`: no peer
+//! ...                                        # (the same shapes without ct mark)
+//! ct mark vmap @verdicts
+//! ct mark set ip saddr map @eg_default       # an isolated direction's default deny
+//! ct mark vmap @verdicts
 //! ```
 //!
-//! (ingress reads `ip saddr`.) Protocol 0 stands for every protocol other than TCP, UDP
-//! and SCTP, as in the compiled [`Program`](crate::Program).
+//! Rules and maps exist only where elements do. Every map is a hash keyed by exact
+//! values except `ipcache` (an rbtree): port ranges are cut into aligned power-of-two
+//! blocks looked up with `th dport & mask` ([`ports`]), because ranges in concatenated
+//! keys need `pipapo` sets, which load 500 times slower at 100,000 elements.
 //!
-//! Why not one map per direction with `any` spread over the gaps between the peers'
-//! addresses (the first design)? Because `any` then costs one element per gap and per
-//! entry: with the synthetic 10,000-workload policy that is ~660,000 elements instead of
-//! ~240,000, and apply time grows with elements. A second, address-free lookup is cheap.
-//! Only entries that decide differently from what the next step would say are written
-//! (the compiler's `peers` tables repeat `any`'s entries; allows in a direction that
-//! allows by default are dropped), and adjacent address ranges with equal tables merge.
-//! The kernel's `pipapo` sets reject overlapping elements, so every map's elements are
-//! disjoint by construction.
+//! The check maps hold *decision codes* (bit 31 set, [`decision`]), not verdicts; one
+//! small verdict map turns a code into `return` or `goto deny_<rule>`. Jumps in big
+//! verdict maps would make the kernel re-validate every one of them on each update.
+//! Identities never have bit 31 set, so after a hit the mark no longer matches any
+//! peer-level key, and a miss leaves the identity for the next level.
 //!
-//! Per packet, a new connection costs one hash lookup (dispatch) plus lookups in that
-//! endpoint's own small maps; it does not grow with other endpoints' rules, and
+//! Per packet, a new connection costs a constant number of hash lookups (at most one
+//! per map of its direction), whatever the number of rules, endpoints or identities;
 //! established traffic stops at the first rule.
 //!
-//! Verdicts: allow → `return`; deny → `goto deny_<rule>` (NFLOG, then drop); in monitor
-//! mode → `goto monitor_<rule>` (NFLOG as would-deny, then `return`); in learn mode
-//! nothing is denied. A miss falls to the end of the endpoint chain: an isolated
-//! direction then goes to its default rule's chain, any other returns. Log prefixes are
-//! `bh:<generation>:<rule>:d` (dropped) and `bh:<generation>:<rule>:w` (would-deny), so a
-//! flow reader can name the deciding rule of the program that was in force
-//! ([`parse_log_prefix`]); see [`Stamps`] for which generation a prefix names.
+//! Verdicts: allow → `return`; deny → `goto deny_<rule>` (NFLOG group [`LOG_GROUP`],
+//! then drop); in monitor mode → `goto monitor_<rule>` (NFLOG as would-deny, then
+//! `return`); in learn mode nothing is denied. Log prefixes are
+//! `bh:<generation>:<rule>:d` (dropped) and `bh:<generation>:<rule>:w` (would-deny),
+//! `<rule>` being the program's [`RuleId`](crate::RuleId), so a flow reader can name the
+//! deciding rule of the program that was in force ([`parse_log_prefix`]); see [`Stamps`]
+//! for which generation a prefix names. (This format is unchanged from the first design.)
+//!
+//! # Small updates
+//!
+//! A [`Builder`] lives as long as the table: it keeps identity numbers stable across
+//! programs ([`ids`]), reuses each endpoint's elements when the endpoint's tables did not
+//! change, and keeps map sizes, so that [`diff`] between two rulesets touches only the
+//! endpoints whose rules changed.
 
 mod build;
+pub mod decision;
 mod diff;
+mod endpoint;
+pub mod ids;
 mod intervals;
+mod ir;
+mod layout;
+pub mod ports;
 mod render;
 
-pub use build::{Stamps, build, rule_chain};
+pub use build::{BuildError, Builder, build};
 pub use diff::{Diff, diff};
+pub use ir::*;
+pub use layout::{Stamps, rule_chain};
 pub use render::render;
-
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 /// The one table Bulkhead owns (family `inet`).
 pub const TABLE: &str = "bulkhead";
@@ -73,145 +92,6 @@ pub const TABLE: &str = "bulkhead";
 pub const LOG_GROUP: u16 = 32;
 /// Priority of the base chains: just before the standard filter priority (0).
 pub const BASE_PRIORITY: i32 = -10;
-/// The dispatch maps of the base chains.
-pub const EGRESS_DISPATCH: &str = "egress_ep";
-pub const INGRESS_DISPATCH: &str = "ingress_ep";
-
-/// A complete ruleset for the Bulkhead table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ruleset {
-    /// Stamped into log prefixes (and the table comment) to tell programs apart.
-    pub generation: u32,
-    /// Verdict maps by name.
-    pub maps: BTreeMap<String, Map>,
-    /// Chains by name.
-    pub chains: BTreeMap<String, Chain>,
-}
-
-impl Ruleset {
-    /// Number of map elements, over all maps.
-    pub fn element_count(&self) -> usize {
-        self.maps.values().map(|m| m.elements.len()).sum()
-    }
-}
-
-/// A verdict map: every element maps a key to a verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Map {
-    pub key: MapKey,
-    /// Sorted by key and pairwise disjoint.
-    pub elements: Vec<Element>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MapKey {
-    /// `ipv4_addr`, exact match (hash).
-    Addr,
-    /// `ipv4_addr` with `flags interval` (rbtree).
-    AddrInterval,
-    /// `ipv4_addr . inet_proto . inet_service` with `flags interval` (pipapo).
-    AddrProtoPort,
-    /// `inet_proto . inet_service` with `flags interval` (pipapo).
-    ProtoPort,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    pub key: ElementKey,
-    pub verdict: Verdict,
-}
-
-/// Inclusive ranges; a single value has equal bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ElementKey {
-    Addr(Ipv4Addr),
-    AddrRange(Ipv4Addr, Ipv4Addr),
-    Concat {
-        addrs: (Ipv4Addr, Ipv4Addr),
-        protocol: u8,
-        ports: (u16, u16),
-    },
-    ProtoPort {
-        protocol: u8,
-        ports: (u16, u16),
-    },
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Verdict {
-    Accept,
-    Drop,
-    Return,
-    Jump(String),
-    Goto(String),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Hook {
-    Forward,
-    Input,
-    Output,
-}
-
-impl Hook {
-    pub const ALL: [Hook; 3] = [Hook::Forward, Hook::Input, Hook::Output];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Hook::Forward => "forward",
-            Hook::Input => "input",
-            Hook::Output => "output",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Chain {
-    /// `Some` for base chains (filter type, [`BASE_PRIORITY`], policy accept).
-    pub hook: Option<Hook>,
-    pub rules: Vec<Rule>,
-}
-
-/// Which address of the packet a rule reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AddrField {
-    Saddr,
-    Daddr,
-}
-
-impl AddrField {
-    pub fn name(self) -> &'static str {
-        match self {
-            AddrField::Saddr => "saddr",
-            AddrField::Daddr => "daddr",
-        }
-    }
-}
-
-/// The handful of rule shapes the ruleset is made of.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rule {
-    /// `ct state established,related accept`
-    AcceptEstablished,
-    /// `ip <field> vmap @map` (map keyed [`MapKey::Addr`]).
-    AddrVmap { field: AddrField, map: String },
-    /// `ip <field> . meta l4proto . th dport vmap @map` ([`MapKey::AddrProtoPort`]).
-    PortVmap { field: AddrField, map: String },
-    /// `meta l4proto != {tcp, udp, sctp}`, then `ip <field> vmap @map` ([`MapKey::AddrInterval`]).
-    OtherVmap { field: AddrField, map: String },
-    /// `meta l4proto . th dport vmap @map` ([`MapKey::ProtoPort`]).
-    AnyPortVmap { map: String },
-    /// `meta l4proto != {tcp, udp, sctp}`, then the verdict.
-    OtherVerdict(Verdict),
-    /// `log prefix "<prefix>" group <group>` then the verdict.
-    Log {
-        prefix: String,
-        group: u16,
-        verdict: Verdict,
-    },
-    /// A bare verdict.
-    Verdict(Verdict),
-}
 
 /// What a drop/would-deny log prefix says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,10 @@
 //! (`BLESS=1 cargo test -p bulkhead-compile --test nft_golden` rewrites them), and the
 //! ruleset's semantics, interpreted here, against `Program::check`.
 
-use bulkhead_compile::nft::{self, ElementKey, Rule, Ruleset, Stamps, Verdict};
+use bulkhead_compile::nft::{
+    self, AddrField, ChainName, ElementKey, Hook, Kind, Level, MapId, Rule, Ruleset, Stamps, Value,
+    Verdict,
+};
 use bulkhead_compile::program::{DirectionProgram, Endpoint, Identity, PortEntry, PortTable};
 use bulkhead_compile::{Input, Outcome, Program, compile, synthetic};
 use bulkhead_policy::ir::Reason;
@@ -101,7 +104,7 @@ fn golden(name: &str, text: &str) {
 }
 
 fn rendered(p: &Program) -> String {
-    nft::render(&nft::build(p, &Stamps::next(None, p, 1)))
+    nft::render(&nft::build(p, &Stamps::next(None, p, 1)).unwrap())
 }
 
 #[test]
@@ -132,98 +135,106 @@ fn golden_synthetic_through_the_compiler() {
     golden("synthetic-4-2", &rendered(&compile(&input).unwrap()));
 }
 
-/// Runs one endpoint chain on a packet, as the kernel would: `None` if it returns,
-/// `Some(rule)` if it ends in a drop chain, and the would-deny rules it passed through.
-fn run_chain(
-    rs: &Ruleset,
-    chain: &str,
-    peer: Ipv4Addr,
+/// A new connection's packet.
+#[derive(Clone, Copy)]
+struct Packet {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
     proto: u8,
     port: u16,
-) -> (Option<u32>, Vec<u32>) {
+}
+
+/// The value of the element of `map` whose key matches, as the kernel looks it up:
+/// the interval map by range, every other map by exact key.
+fn lookup(rs: &Ruleset, map: MapId, key: ElementKey) -> Option<Value> {
+    rs.elements(map)
+        .into_iter()
+        .find(|e| match (e.key, key) {
+            (ElementKey::Range(a, b), ElementKey::Addr(x)) => a <= x && x <= b,
+            (k, want) => k == want,
+        })
+        .map(|e| e.value.clone())
+}
+
+/// Runs one direction's chain on a packet, as the kernel would: `Some(Some(rule))` if
+/// it ends in a drop chain, `Some(None)` if it returns, and the would-deny rules.
+fn run_chain(rs: &Ruleset, chain: ChainName, p: Packet) -> (Option<u32>, Vec<u32>) {
     let mut warned = Vec::new();
-    let is_l4 = matches!(proto, 6 | 17 | 132);
-    let lookup = |map: &str, key: &dyn Fn(&ElementKey) -> bool| {
-        rs.maps[map]
-            .elements
-            .iter()
-            .find(|e| key(&e.key))
-            .map(|e| e.verdict.clone())
+    let mut mark: u32 = 0xdead_beef; // whatever the other direction left
+    let addr = |f: AddrField| match f {
+        AddrField::Saddr => p.src,
+        AddrField::Daddr => p.dst,
     };
-    let within = |a: (Ipv4Addr, Ipv4Addr)| a.0 <= peer && peer <= a.1;
-    for rule in &rs.chains[chain].rules {
-        let v = match rule {
-            Rule::PortVmap { map, .. } => lookup(map, &|k| match *k {
-                ElementKey::Concat {
-                    addrs,
-                    protocol,
-                    ports,
-                } => within(addrs) && protocol == proto && ports.0 <= port && port <= ports.1,
-                _ => false,
-            }),
-            Rule::OtherVmap { map, .. } if !is_l4 => lookup(map, &|k| match *k {
-                ElementKey::AddrRange(a, b) => within((a, b)),
-                _ => false,
-            }),
-            Rule::AnyPortVmap { map } => lookup(map, &|k| match *k {
-                ElementKey::ProtoPort { protocol, ports } => {
-                    protocol == proto && ports.0 <= port && port <= ports.1
-                }
-                _ => false,
-            }),
-            Rule::OtherVerdict(v) if !is_l4 => Some(v.clone()),
-            Rule::Verdict(v) => Some(v.clone()),
-            _ => None,
-        };
-        match v {
-            None => continue,
-            Some(Verdict::Return) => return (None, warned),
-            Some(Verdict::Goto(target)) => {
-                let rule: u32 = target.rsplit('_').next().unwrap().parse().unwrap();
-                match &rs.chains[&target].rules[0] {
-                    Rule::Log {
-                        verdict: Verdict::Drop,
-                        ..
-                    } => return (Some(rule), warned),
-                    _ => {
-                        warned.push(rule);
-                        return (None, warned);
-                    }
-                }
+    let ported = matches!(p.proto, 6 | 17 | 132);
+    for rule in &rs.chains[&chain].rules {
+        let set = |v: Option<Value>, mark: &mut u32| {
+            if let Some(Value::Mark(m)) = v {
+                *mark = m;
             }
-            Some(other) => panic!("unexpected verdict {other:?} in {chain}"),
+        };
+        match rule {
+            Rule::ResetMark => mark = 0,
+            Rule::MarkPeer { field, map } => {
+                set(lookup(rs, *map, ElementKey::Addr(addr(*field))), &mut mark)
+            }
+            Rule::Check(MapId::Default(dir)) => {
+                let key = ElementKey::Addr(addr(dir.own()));
+                set(lookup(rs, MapId::Default(*dir), key), &mut mark);
+            }
+            Rule::Check(map @ MapId::Check(dir, level, kind)) => {
+                if *kind == Kind::Other && ported {
+                    continue;
+                }
+                let key = ElementKey::Check {
+                    own: addr(dir.own()),
+                    peer: if *level == Level::Peer { mark } else { 0 },
+                    protocol: if *kind == Kind::Other { 0 } else { p.proto },
+                    port: match kind {
+                        Kind::Port => p.port,
+                        Kind::Masked(b) => p.port & Kind::mask(*b),
+                        _ => 0,
+                    },
+                };
+                set(lookup(rs, *map, key), &mut mark);
+            }
+            Rule::Decide => match lookup(rs, MapId::Verdicts, ElementKey::Mark(mark)) {
+                None => {}
+                Some(Value::Verdict(Verdict::Return)) => return (None, warned),
+                Some(Value::Verdict(Verdict::Goto(ChainName::Deny(r)))) => {
+                    assert!(matches!(
+                        rs.chains[&ChainName::Deny(r)].rules[0],
+                        Rule::Log {
+                            verdict: Verdict::Drop,
+                            ..
+                        }
+                    ));
+                    return (Some(r), warned);
+                }
+                Some(Value::Verdict(Verdict::Goto(ChainName::Monitor(r)))) => {
+                    warned.push(r);
+                    return (None, warned);
+                }
+                Some(v) => panic!("unexpected verdict {v:?} in {chain}"),
+            },
+            r => panic!("unexpected rule {r:?} in {chain}"),
         }
     }
     (None, warned)
 }
 
 /// The ruleset's outcome for a new connection, interpreted from the IR.
-fn interpret(rs: &Ruleset, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, port: u16) -> Outcome {
-    let dispatch = |map: &str, ip: Ipv4Addr| {
-        rs.maps[map]
-            .elements
-            .iter()
-            .find(|e| e.key == ElementKey::Addr(ip))
-            .map(|e| match &e.verdict {
-                Verdict::Jump(c) => c.clone(),
-                v => panic!("dispatch verdict {v:?}"),
-            })
-    };
+fn interpret(rs: &Ruleset, p: Packet) -> Outcome {
     let mut out = Outcome::Allowed;
-    for (map, peer) in [(nft::EGRESS_DISPATCH, dst), (nft::INGRESS_DISPATCH, src)] {
-        let own = if map == nft::EGRESS_DISPATCH {
-            src
-        } else {
-            dst
+    for hook in &rs.chains[&ChainName::Base(Hook::Forward)].rules {
+        let Rule::JumpIpv4(chain) = hook else {
+            continue;
         };
-        if let Some(chain) = dispatch(map, own) {
-            let (dropped, warned) = run_chain(rs, &chain, peer, proto, port);
-            if dropped.is_some() {
-                return Outcome::Denied;
-            }
-            if !warned.is_empty() {
-                out = Outcome::WouldDeny;
-            }
+        let (dropped, warned) = run_chain(rs, *chain, p);
+        if dropped.is_some() {
+            return Outcome::Denied;
+        }
+        if !warned.is_empty() {
+            out = Outcome::WouldDeny;
         }
     }
     out
@@ -245,7 +256,7 @@ fn interpreted_ruleset_agrees_with_program_check() {
     };
     programs.push(compile(&input).unwrap());
     for p in &programs {
-        let rs = nft::build(p, &Stamps::next(None, p, 1));
+        let rs = nft::build(p, &Stamps::next(None, p, 1)).unwrap();
         let mut addrs: Vec<Ipv4Addr> = p.endpoints.iter().flat_map(|e| e.ips.clone()).collect();
         addrs.extend(
             ["10.0.0.99", "8.8.8.8", "10.255.255.254"].map(|a| a.parse::<Ipv4Addr>().unwrap()),
@@ -253,8 +264,13 @@ fn interpreted_ruleset_agrees_with_program_check() {
         for &src in &addrs {
             for &dst in addrs.iter().filter(|d| **d != src) {
                 for (proto, port) in [
+                    (6, 0),
                     (6, 1),
                     (6, 23),
+                    (6, 1000),
+                    (6, 1023),
+                    (6, 1024),
+                    (6, 65535),
                     (6, 80),
                     (6, 81),
                     (6, 443),
@@ -267,7 +283,13 @@ fn interpreted_ruleset_agrees_with_program_check() {
                     let want = p.check(src, dst, proto, port).outcome();
                     // Protocol 0 stands for "another protocol": the kernel sees, e.g., ICMP.
                     let kernel_proto = if proto == 0 { 1 } else { proto };
-                    let got = interpret(&rs, src, dst, kernel_proto, port);
+                    let packet = Packet {
+                        src,
+                        dst,
+                        proto: kernel_proto,
+                        port,
+                    };
+                    let got = interpret(&rs, packet);
                     assert_eq!(got, want, "{src} -> {dst} {proto}/{port}");
                 }
             }
@@ -278,7 +300,7 @@ fn interpreted_ruleset_agrees_with_program_check() {
 #[test]
 fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
     let p = small(Mode::Enforce);
-    let rs = nft::build(&p, &Stamps::next(None, &p, 1));
+    let rs = nft::build(&p, &Stamps::next(None, &p, 1)).unwrap();
     let empty = Ruleset::default();
     let all = nft::diff(&empty, &rs).unwrap();
     assert_eq!(all.add_maps.len(), rs.maps.len());
@@ -289,6 +311,68 @@ fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
     let next = Stamps::next(Some((&p.rules, &Stamps::next(None, &p, 1))), &p, 2);
     assert_eq!(next.generation, 2);
     assert!(next.rules.iter().all(|g| *g == 1));
-    let rs2 = nft::build(&p, &next);
+    let rs2 = nft::build(&p, &next).unwrap();
     assert!(nft::diff(&rs, &rs2).unwrap().is_empty());
+}
+
+#[test]
+fn changing_one_endpoint_rewrites_only_its_elements() {
+    let s = synthetic::scale(30, 4);
+    let (m, i) = (Default::default(), Default::default());
+    let input = Input {
+        policies: &s.policies,
+        inventory: &s.inventory,
+        node: None,
+        modes: &m,
+        interfaces: &i,
+    };
+    let p = compile(&input).unwrap();
+    let mut builder = nft::Builder::default();
+    let stamps = Stamps::next(None, &p, 1);
+    let before = builder.build(&p, &stamps).unwrap();
+    // One endpoint now allows TCP 9000-9100 from everyone on ingress.
+    let mut changed = p.clone();
+    let ep = &mut changed.endpoints[7];
+    ep.ingress.isolated = true;
+    ep.ingress.default_rule = 1;
+    ep.ingress
+        .any
+        .entries
+        .retain(|e| (e.protocol, e.first) < (6, 9000) || (e.protocol, e.first) > (6, 9100));
+    ep.ingress
+        .any
+        .entries
+        .push(entry(6, 9000, 9100, Action::Allow, 1));
+    ep.ingress.any.entries.sort();
+    ep.ingress
+        .any
+        .entries
+        .dedup_by_key(|e| (e.protocol, e.first));
+    let after = builder.build(&changed, &stamps).unwrap();
+    let d = nft::diff(&before, &after).unwrap();
+    assert!(!d.is_empty());
+    let touched = d.elements_written() + d.elements_removed();
+    assert!(
+        touched < 40 && touched * 20 < before.element_count(),
+        "{touched} of {} elements touched",
+        before.element_count()
+    );
+    // What the incremental build holds is what a fresh one holds.
+    let fresh = nft::build(&changed, &stamps).unwrap();
+    assert_eq!(nft::render(&after), nft::render(&fresh));
+    for src in changed.endpoints.iter().flat_map(|e| e.ips.clone()) {
+        let dst = changed.endpoints[7].ips[0];
+        for port in [80, 8999, 9000, 9050, 9100, 9101] {
+            let packet = Packet {
+                src,
+                dst,
+                proto: 6,
+                port,
+            };
+            if src != dst {
+                let want = changed.check(src, dst, 6, port).outcome();
+                assert_eq!(interpret(&after, packet), want, "{src} -> {dst}:{port}");
+            }
+        }
+    }
 }

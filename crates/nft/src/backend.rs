@@ -1,9 +1,10 @@
 //! [`NftBackend`]: the [`Dataplane`] of one node, over nftables.
 
+use crate::conntrack::Conntrack;
 use crate::socket::Socket;
 use crate::{Error, encode};
 use bulkhead_compile::Program;
-use bulkhead_compile::nft::{self, Ruleset, Stamps};
+use bulkhead_compile::nft::{self, Builder, Ruleset, Stamps};
 use bulkhead_dataplane::{ApplyReport, Dataplane, netns};
 use bulkhead_policy::ir::Reason;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ pub struct Applied {
 pub struct NftBackend {
     netns: Option<PathBuf>,
     socket: Socket,
+    conntrack: Conntrack,
+    /// Keeps identity numbers, endpoints' elements and map sizes from one apply to the
+    /// next, so that an update differs from what is in force only where it must.
+    builder: Builder,
     generation: u32,
     applied: Option<Applied>,
 }
@@ -43,14 +48,16 @@ impl NftBackend {
             path: path.display().to_string(),
             source,
         };
-        let socket = netns::run_in(&path, || {
+        let (socket, conntrack) = netns::run_in(&path, || {
             set_sysctls();
-            Socket::open()
+            Ok::<_, Error>((Socket::open()?, Conntrack::open()?))
         })
         .map_err(enter)??;
         Ok(NftBackend {
             netns: Some(path),
             socket,
+            conntrack,
+            builder: Builder::default(),
             generation: 0,
             applied: None,
         })
@@ -62,6 +69,8 @@ impl NftBackend {
         Ok(NftBackend {
             netns: None,
             socket: Socket::open()?,
+            conntrack: Conntrack::open()?,
+            builder: Builder::default(),
             generation: 0,
             applied: None,
         })
@@ -76,14 +85,22 @@ impl NftBackend {
         self.applied.as_ref()
     }
 
-    /// The ruleset `apply(program)` would put in force next.
-    pub fn plan(&self, program: &Program) -> (Ruleset, Stamps) {
+    /// The ruleset `apply(program)` would put in force next. (Planning remembers what
+    /// it built, so that the next plan stays close to it; that never changes what a
+    /// plan holds, only how much of it is shared with the last one.)
+    pub fn plan(&mut self, program: &Program) -> Result<(Ruleset, Stamps), Error> {
         let prev = self
             .applied
             .as_ref()
             .map(|a| (a.rules.as_slice(), &a.stamps));
         let stamps = Stamps::next(prev, program, self.generation + 1);
-        (nft::build(program, &stamps), stamps)
+        Ok((self.builder.build(program, &stamps)?, stamps))
+    }
+
+    /// Deletes the conntrack entries of connections `program` denies (admitted under
+    /// an earlier program); returns how many.
+    pub fn delete_denied_connections(&mut self, program: &Program) -> Result<usize, Error> {
+        self.conntrack.delete_denied(program)
     }
 
     /// Puts an arbitrary ruleset in force: incrementally if `full` is false and it
@@ -133,8 +150,20 @@ impl NftBackend {
 
     /// Like [`Dataplane::apply`], but always replaces the whole table.
     pub fn apply_full(&mut self, program: &Program) -> Result<ApplyReport, Error> {
-        let (ruleset, stamps) = self.plan(program);
-        self.apply_ruleset(ruleset, stamps, program.rules.clone(), true)
+        let (ruleset, stamps) = self.plan(program)?;
+        let report = self.apply_ruleset(ruleset, stamps, program.rules.clone(), true)?;
+        self.forget_denied(program);
+        Ok(report)
+    }
+
+    /// After an apply: connections the program denies must not live on in conntrack.
+    /// The ruleset is in force either way, so a failure here is logged, not returned.
+    fn forget_denied(&mut self, program: &Program) {
+        match self.delete_denied_connections(program) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "conntrack entries of denied connections"),
+            Err(e) => tracing::warn!("cannot delete denied connections from conntrack: {e}"),
+        }
     }
 
     /// Removes the Bulkhead table from the kernel. Idempotent.
@@ -162,9 +191,11 @@ impl Dataplane for NftBackend {
     }
 
     fn apply(&mut self, program: &Program) -> Result<ApplyReport, bulkhead_dataplane::Error> {
-        let (ruleset, stamps) = self.plan(program);
+        let (ruleset, stamps) = self.plan(program)?;
         let rules = program.rules.clone();
-        Ok(self.apply_ruleset(ruleset, stamps, rules, false)?)
+        let report = self.apply_ruleset(ruleset, stamps, rules, false)?;
+        self.forget_denied(program);
+        Ok(report)
     }
 
     fn remove(&mut self) -> Result<(), bulkhead_dataplane::Error> {

@@ -3,8 +3,10 @@
 use crate::expr;
 use crate::msg::{Attrs, Batch, Finished};
 use crate::sys;
-use bulkhead_compile::nft::{Chain, Diff, Element, ElementKey, Hook, Map, MapKey, Ruleset, TABLE};
-use std::net::Ipv4Addr;
+use bulkhead_compile::nft::{
+    Chain, ChainName, Diff, Element, ElementKey, Hook, Kind, Level, Map, MapId, Ruleset, TABLE,
+    Value,
+};
 
 /// Element lists are one nested attribute with a u16 length: start a new message well
 /// before 64 KiB.
@@ -78,25 +80,27 @@ fn comment(text: &str) -> Vec<u8> {
 
 /// Writes a diff's steps in the order [`Diff`] documents.
 fn steps(b: &mut Batch, d: &Diff<'_>) {
-    for (id, (name, map)) in d.add_maps.iter().enumerate() {
-        add_map(b, name, map, id as u32 + 1);
+    for (id, (map, desc)) in d.add_maps.iter().enumerate() {
+        add_map(b, *map, desc, id as u32 + 1);
     }
     for (name, chain) in &d.add_chains {
-        add_chain(b, name, chain);
+        add_chain(b, *name, chain);
     }
     for name in &d.flush_chains {
+        let name = name.to_string();
         b.msg(sys::DELRULE, 0, format!("flush chain {name}"), |a| {
             a.str(sys::RULE_TABLE, TABLE);
-            a.str(sys::RULE_CHAIN, name);
+            a.str(sys::RULE_CHAIN, &name);
         });
     }
-    for (map, key, elements) in &d.del_elements {
-        write_elements(b, sys::DELSETELEM, map, *key, elements);
+    for (map, elements) in &d.del_elements {
+        write_elements(b, sys::DELSETELEM, *map, elements);
     }
-    for (map, key, elements) in &d.add_elements {
-        write_elements(b, sys::NEWSETELEM, map, *key, elements);
+    for (map, elements) in &d.add_elements {
+        write_elements(b, sys::NEWSETELEM, *map, elements);
     }
     for (name, chain) in &d.set_rules {
+        let name = name.to_string();
         for (i, r) in chain.rules.iter().enumerate() {
             let what = format!("add rule {i} of chain {name}");
             b.msg(
@@ -105,49 +109,64 @@ fn steps(b: &mut Batch, d: &Diff<'_>) {
                 what,
                 |a| {
                     a.str(sys::RULE_TABLE, TABLE);
-                    a.str(sys::RULE_CHAIN, name);
+                    a.str(sys::RULE_CHAIN, &name);
                     expr::rule(a, r);
                 },
             );
         }
     }
     for name in &d.del_maps {
+        let name = name.to_string();
         b.msg(sys::DELSET, 0, format!("delete map {name}"), |a| {
             a.str(sys::SET_TABLE, TABLE);
-            a.str(sys::SET_NAME, name);
+            a.str(sys::SET_NAME, &name);
         });
     }
     for name in &d.del_chains {
+        let name = name.to_string();
         b.msg(sys::DELCHAIN, 0, format!("delete chain {name}"), |a| {
             a.str(sys::CHAIN_TABLE, TABLE);
-            a.str(sys::CHAIN_NAME, name);
+            a.str(sys::CHAIN_NAME, &name);
         });
     }
 }
 
-fn add_map(b: &mut Batch, name: &str, map: &Map, id: u32) {
-    let (flags, fields): (u32, &[(u32, u32)]) = match map.key {
-        MapKey::Addr => (sys::SET_F_MAP, &[(sys::TYPE_IPADDR, 4)]),
-        MapKey::AddrInterval => (
-            sys::SET_F_MAP | sys::SET_F_INTERVAL,
-            &[(sys::TYPE_IPADDR, 4)],
-        ),
-        MapKey::AddrProtoPort => (
-            sys::SET_F_MAP | sys::SET_F_INTERVAL | sys::SET_F_CONCAT,
-            &[
-                (sys::TYPE_IPADDR, 4),
-                (sys::TYPE_INET_PROTO, 1),
-                (sys::TYPE_INET_SERVICE, 2),
-            ],
-        ),
-        MapKey::ProtoPort => (
-            sys::SET_F_MAP | sys::SET_F_INTERVAL | sys::SET_F_CONCAT,
-            &[(sys::TYPE_INET_PROTO, 1), (sys::TYPE_INET_SERVICE, 2)],
-        ),
-    };
+/// A map's key fields: (nft type id, length in bytes).
+fn key_fields(id: MapId) -> &'static [(u32, u32)] {
+    const ADDR: (u32, u32) = (sys::TYPE_IPADDR, 4);
+    const MARK: (u32, u32) = (sys::TYPE_MARK, 4);
+    const PROTO: (u32, u32) = (sys::TYPE_INET_PROTO, 1);
+    const PORT: (u32, u32) = (sys::TYPE_INET_SERVICE, 2);
+    match id {
+        MapId::Enforced | MapId::Ipcache | MapId::IpcacheExact | MapId::Default(_) => &[ADDR],
+        MapId::Verdicts => &[MARK],
+        MapId::Check(_, level, kind) => match (level, kind) {
+            (Level::Peer, Kind::Port | Kind::Masked(_)) => &[ADDR, MARK, PROTO, PORT],
+            (Level::Peer, Kind::Proto) => &[ADDR, MARK, PROTO],
+            (Level::Peer, Kind::Other) => &[ADDR, MARK],
+            (Level::Any, Kind::Port | Kind::Masked(_)) => &[ADDR, PROTO, PORT],
+            (Level::Any, Kind::Proto) => &[ADDR, PROTO],
+            (Level::Any, Kind::Other) => &[ADDR],
+        },
+    }
+}
+
+fn add_map(b: &mut Batch, id: MapId, map: &Map, set_id: u32) {
+    let fields = key_fields(id);
+    let mut flags = 0;
+    if id != MapId::Enforced {
+        flags |= sys::SET_F_MAP;
+    }
+    if id == MapId::Ipcache {
+        flags |= sys::SET_F_INTERVAL;
+    }
+    if fields.len() > 1 {
+        flags |= sys::SET_F_CONCAT;
+    }
     let key_type = fields.iter().fold(0, |t, f| (t << sys::TYPE_BITS) | f.0);
     // Each field of a concatenation takes whole 32-bit registers.
     let key_len: u32 = fields.iter().map(|f| f.1.div_ceil(4) * 4).sum();
+    let name = id.to_string();
     let what = format!("create map {name}");
     b.msg(
         sys::NEWSET,
@@ -155,33 +174,64 @@ fn add_map(b: &mut Batch, name: &str, map: &Map, id: u32) {
         what,
         |a| {
             a.str(sys::SET_TABLE, TABLE);
-            a.str(sys::SET_NAME, name);
+            a.str(sys::SET_NAME, &name);
             a.be32(sys::SET_FLAGS, flags);
             a.be32(sys::SET_KEY_TYPE, key_type);
             a.be32(sys::SET_KEY_LEN, key_len);
-            a.be32(sys::SET_DATA_TYPE, sys::DATA_TYPE_VERDICT);
-            a.be32(sys::SET_ID, id);
-            if fields.len() > 1 {
+            match id {
+                MapId::Enforced => {}
+                MapId::Verdicts => a.be32(sys::SET_DATA_TYPE, sys::DATA_TYPE_VERDICT),
+                _ => {
+                    a.be32(sys::SET_DATA_TYPE, sys::TYPE_MARK);
+                    a.be32(sys::SET_DATA_LEN, 4);
+                }
+            }
+            a.be32(sys::SET_ID, set_id);
+            // Marks are host-order u32s: say so, or `nft list` prints them byte-swapped.
+            let mut udata = Vec::new();
+            if id == MapId::Verdicts {
+                udata.extend(byteorder(sys::UDATA_SET_KEYBYTEORDER));
+            }
+            if !matches!(id, MapId::Enforced | MapId::Verdicts) {
+                udata.extend(byteorder(sys::UDATA_SET_DATABYTEORDER));
+            }
+            if !udata.is_empty() {
+                a.bytes(sys::SET_USERDATA, &udata);
+            }
+            if fields.len() > 1 || map.size > 0 {
                 a.nest(sys::SET_DESC, |d| {
-                    d.nest(sys::SET_DESC_CONCAT, |c| {
-                        for f in fields {
-                            c.nest(sys::LIST_ELEM, |e| e.be32(sys::SET_FIELD_LEN, f.1));
-                        }
-                    });
+                    if map.size > 0 {
+                        d.be32(sys::SET_DESC_SIZE, map.size);
+                    }
+                    if fields.len() > 1 {
+                        d.nest(sys::SET_DESC_CONCAT, |c| {
+                            for f in fields {
+                                c.nest(sys::LIST_ELEM, |e| e.be32(sys::SET_FIELD_LEN, f.1));
+                            }
+                        });
+                    }
                 });
             }
         },
     );
 }
 
-fn add_chain(b: &mut Batch, name: &str, chain: &Chain) {
+/// A libnftnl set userdata TLV saying "host byte order".
+fn byteorder(ty: u8) -> Vec<u8> {
+    let mut v = vec![ty, 4];
+    v.extend_from_slice(&sys::BYTEORDER_HOST_ENDIAN.to_ne_bytes());
+    v
+}
+
+fn add_chain(b: &mut Batch, name: ChainName, chain: &Chain) {
+    let name = name.to_string();
     b.msg(
         sys::NEWCHAIN,
         sys::NLM_F_CREATE | sys::NLM_F_EXCL,
         format!("create chain {name}"),
         |a| {
             a.str(sys::CHAIN_TABLE, TABLE);
-            a.str(sys::CHAIN_NAME, name);
+            a.str(sys::CHAIN_NAME, &name);
             if let Some(hook) = chain.hook {
                 let num = match hook {
                     Hook::Forward => sys::NF_INET_FORWARD,
@@ -204,26 +254,27 @@ fn add_chain(b: &mut Batch, name: &str, chain: &Chain) {
 }
 
 /// Adds or deletes elements, as many messages as their size needs.
-fn write_elements(b: &mut Batch, kind: u16, map: &str, key: MapKey, elements: &[&Element]) {
+fn write_elements(b: &mut Batch, kind: u16, map: MapId, elements: &[&Element]) {
     let verb = if kind == sys::NEWSETELEM {
         "add"
     } else {
         "delete"
     };
+    let name = map.to_string();
     let mut rest = elements;
     while !rest.is_empty() {
-        let what = format!("{verb} {} elements of map {map}", rest.len());
+        let what = format!("{verb} {} elements of map {name}", rest.len());
         let mut taken = 0;
         b.msg(kind, sys::NLM_F_CREATE, what, |a| {
             a.str(sys::SET_ELEM_LIST_TABLE, TABLE);
-            a.str(sys::SET_ELEM_LIST_SET, map);
+            a.str(sys::SET_ELEM_LIST_SET, &name);
             a.nest(sys::SET_ELEM_LIST_ELEMENTS, |l| {
                 let mark = l.mark();
                 for e in rest {
                     if l.since(mark) > ELEMENTS_PER_MESSAGE_BYTES {
                         break;
                     }
-                    element(l, key, e, kind == sys::NEWSETELEM);
+                    element(l, map, e, kind == sys::NEWSETELEM);
                     taken += 1;
                 }
             });
@@ -232,35 +283,28 @@ fn write_elements(b: &mut Batch, kind: u16, map: &str, key: MapKey, elements: &[
     }
 }
 
-/// One element; an address range in an rbtree map is two: its start, and the address
-/// after its end flagged as an interval end (none when the range reaches the top).
-fn element(l: &mut Attrs, key: MapKey, e: &Element, with_data: bool) {
-    let data = |a: &mut Attrs| {
+/// One element; an `ipcache` range is two: its start, and the address after its end
+/// flagged as an interval end (none when the range reaches the top). Where one range
+/// ends and the next begins, the end and the start share a key, which the kernel keeps
+/// apart by the end flag.
+fn element(l: &mut Attrs, map: MapId, e: &Element, with_data: bool) {
+    l.nest(sys::LIST_ELEM, |x| {
+        value(x, sys::SET_ELEM_KEY, &key_bytes(map, e.key));
         if with_data {
-            a.nest(sys::SET_ELEM_DATA, |d| expr::verdict_data(d, &e.verdict));
-        }
-    };
-    match (key, e.key) {
-        (MapKey::AddrInterval, ElementKey::AddrRange(lo, hi)) => {
-            l.nest(sys::LIST_ELEM, |x| {
-                value(x, sys::SET_ELEM_KEY, &lo.octets());
-                data(x);
-            });
-            if let Some(end) = u32::from(hi).checked_add(1) {
-                l.nest(sys::LIST_ELEM, |x| {
-                    value(x, sys::SET_ELEM_KEY, &Ipv4Addr::from(end).octets());
-                    x.be32(sys::SET_ELEM_FLAGS, sys::SET_ELEM_INTERVAL_END);
-                });
+            match &e.value {
+                Value::None => {}
+                Value::Mark(m) => value(x, sys::SET_ELEM_DATA, &m.to_ne_bytes()),
+                Value::Verdict(v) => x.nest(sys::SET_ELEM_DATA, |d| expr::verdict_data(d, v)),
             }
         }
-        (_, k) => l.nest(sys::LIST_ELEM, |x| {
-            let (start, end) = bounds(k);
-            value(x, sys::SET_ELEM_KEY, &start);
-            if let Some(end) = end {
-                value(x, sys::SET_ELEM_KEY_END, &end);
-            }
-            data(x);
-        }),
+    });
+    if let ElementKey::Range(_, hi) = e.key
+        && let Some(end) = u32::from(hi).checked_add(1)
+    {
+        l.nest(sys::LIST_ELEM, |x| {
+            value(x, sys::SET_ELEM_KEY, &end.to_be_bytes());
+            x.be32(sys::SET_ELEM_FLAGS, sys::SET_ELEM_INTERVAL_END);
+        });
     }
 }
 
@@ -268,37 +312,36 @@ fn value(a: &mut Attrs, ty: u16, bytes: &[u8]) {
     a.nest(ty, |d| d.bytes(sys::DATA_VALUE, bytes));
 }
 
-/// Key bytes as the registers hold them: each field padded to 4 bytes, ports big-endian.
-/// Concatenations are ranges (start and end key); a plain address is exact.
-fn bounds(k: ElementKey) -> (Vec<u8>, Option<Vec<u8>>) {
-    let field = |v: &mut Vec<u8>, bytes: &[u8]| {
+/// Key bytes as the registers hold them: each field padded to 4 bytes, addresses and
+/// ports big-endian, marks in host order (the kernel's `ct mark` is a host u32).
+pub fn key_bytes(map: MapId, k: ElementKey) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    let mut field = |bytes: &[u8]| {
         v.extend_from_slice(bytes);
         v.resize(v.len().div_ceil(4) * 4, 0);
     };
     match k {
-        ElementKey::Addr(a) | ElementKey::AddrRange(a, _) => (a.octets().to_vec(), None),
-        ElementKey::Concat {
-            addrs,
+        ElementKey::Addr(a) | ElementKey::Range(a, _) => field(&a.octets()),
+        ElementKey::Mark(m) => field(&m.to_ne_bytes()),
+        ElementKey::Check {
+            own,
+            peer,
             protocol,
-            ports,
+            port,
         } => {
-            let key = |addr: Ipv4Addr, port: u16| {
-                let mut v = Vec::with_capacity(12);
-                field(&mut v, &addr.octets());
-                field(&mut v, &[protocol]);
-                field(&mut v, &port.to_be_bytes());
-                v
-            };
-            (key(addrs.0, ports.0), Some(key(addrs.1, ports.1)))
-        }
-        ElementKey::ProtoPort { protocol, ports } => {
-            let key = |port: u16| {
-                let mut v = Vec::with_capacity(8);
-                field(&mut v, &[protocol]);
-                field(&mut v, &port.to_be_bytes());
-                v
-            };
-            (key(ports.0), Some(key(ports.1)))
+            field(&own.octets());
+            if let MapId::Check(_, level, kind) = map {
+                if level == Level::Peer {
+                    field(&peer.to_ne_bytes());
+                }
+                if kind != Kind::Other {
+                    field(&[protocol]);
+                }
+                if matches!(kind, Kind::Port | Kind::Masked(_)) {
+                    field(&port.to_be_bytes());
+                }
+            }
         }
     }
+    v
 }

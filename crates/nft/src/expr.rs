@@ -5,56 +5,42 @@
 
 use crate::msg::Attrs;
 use crate::sys;
-use bulkhead_compile::nft::{AddrField, Rule, Verdict};
+use bulkhead_compile::nft::{AddrField, Kind, Level, MapId, Rule, Verdict};
 
 /// Writes the expression list of one rule.
 pub fn rule(a: &mut Attrs, r: &Rule) {
     a.nest(sys::RULE_EXPRESSIONS, |l| match r {
         Rule::AcceptEstablished => {
-            expr(l, "ct", |e| {
-                e.be32(sys::CT_DREG, sys::REG_1);
-                e.be32(sys::CT_KEY, sys::CT_STATE);
-            });
-            let mask = sys::CT_STATE_ESTABLISHED | sys::CT_STATE_RELATED;
-            expr(l, "bitwise", |e| {
-                e.be32(sys::BITWISE_SREG, sys::REG_1);
-                e.be32(sys::BITWISE_DREG, sys::REG_1);
-                e.be32(sys::BITWISE_LEN, 4);
-                // `ct state` is a host-order u32 in the register.
-                e.nest(sys::BITWISE_MASK, |d| {
-                    d.bytes(sys::DATA_VALUE, &mask.to_ne_bytes())
-                });
-                e.nest(sys::BITWISE_XOR, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
-            });
-            cmp(l, sys::CMP_NEQ, &[0; 4]);
+            ct_state(l, sys::CT_STATE_ESTABLISHED | sys::CT_STATE_RELATED);
             immediate(l, &Verdict::Accept);
         }
-        Rule::AddrVmap { field, map } => {
-            // In the inet family, `ip ...` implies `meta nfproto ipv4`.
-            meta(l, sys::META_NFPROTO, sys::REG_1);
-            cmp(l, sys::CMP_EQ, &[sys::NFPROTO_IPV4]);
+        Rule::DropUntracked(field) => {
+            ipv4(l);
+            ct_state(l, sys::CT_STATE_INVALID | sys::CT_STATE_UNTRACKED);
             addr(l, *field, sys::REG_1);
-            lookup(l, map, sys::REG_1);
+            lookup(l, &MapId::Enforced.to_string(), None);
+            immediate(l, &Verdict::Drop);
         }
-        Rule::PortVmap { field, map } => {
+        Rule::MarkPeer { field, map } => {
             addr(l, *field, sys::REG_1);
-            meta(l, sys::META_L4PROTO, sys::REG32_01);
-            dport(l, sys::REG32_02);
-            lookup(l, map, sys::REG_1);
+            lookup(l, &map.to_string(), Some(sys::REG_1));
+            ct_set_mark(l);
         }
-        Rule::OtherVmap { field, map } => {
-            not_tcp_udp_sctp(l);
-            addr(l, *field, sys::REG_1);
-            lookup(l, map, sys::REG_1);
+        Rule::Check(map) => check(l, *map),
+        Rule::Decide => {
+            ct_mark(l, sys::REG_1);
+            lookup_verdict(l, &MapId::Verdicts.to_string());
         }
-        Rule::AnyPortVmap { map } => {
-            meta(l, sys::META_L4PROTO, sys::REG_1);
-            dport(l, sys::REG32_01);
-            lookup(l, map, sys::REG_1);
+        Rule::ResetMark => {
+            expr(l, "immediate", |e| {
+                e.be32(sys::IMMEDIATE_DREG, sys::REG_1);
+                e.nest(sys::IMMEDIATE_DATA, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
+            });
+            ct_set_mark(l);
         }
-        Rule::OtherVerdict(v) => {
-            not_tcp_udp_sctp(l);
-            immediate(l, v);
+        Rule::JumpIpv4(chain) => {
+            ipv4(l);
+            immediate(l, &Verdict::Jump(*chain));
         }
         Rule::Log {
             prefix,
@@ -71,6 +57,83 @@ pub fn rule(a: &mut Attrs, r: &Rule) {
     });
 }
 
+/// `ct mark set <key> map @map`: the key's fields go into consecutive 32-bit registers
+/// from register 1, as `nft` lays out a concatenation.
+fn check(l: &mut Attrs, map: MapId) {
+    let (dir, peer, kind) = match map {
+        MapId::Check(dir, level, kind) => (dir, level == Level::Peer, Some(kind)),
+        MapId::Default(dir) => (dir, false, None),
+        _ => return,
+    };
+    if kind == Some(Kind::Other) {
+        not_tcp_udp_sctp(l);
+    }
+    addr(l, dir.own(), sys::REG_1);
+    let mut next = sys::REG32_01;
+    if peer {
+        ct_mark(l, next);
+        next += 1;
+    }
+    if matches!(kind, Some(Kind::Port | Kind::Masked(_) | Kind::Proto)) {
+        meta(l, sys::META_L4PROTO, next);
+        next += 1;
+    }
+    if matches!(kind, Some(Kind::Port | Kind::Masked(_))) {
+        dport(l, next);
+        if let Some(Kind::Masked(p)) = kind {
+            expr(l, "bitwise", |e| {
+                e.be32(sys::BITWISE_SREG, next);
+                e.be32(sys::BITWISE_DREG, next);
+                e.be32(sys::BITWISE_LEN, 2);
+                let mask = Kind::mask(p).to_be_bytes();
+                e.nest(sys::BITWISE_MASK, |d| d.bytes(sys::DATA_VALUE, &mask));
+                e.nest(sys::BITWISE_XOR, |d| d.bytes(sys::DATA_VALUE, &[0; 2]));
+            });
+        }
+    }
+    lookup(l, &map.to_string(), Some(sys::REG_1));
+    ct_set_mark(l);
+}
+
+/// `meta nfproto ipv4`: `ip ...` in the inet family implies it.
+fn ipv4(l: &mut Attrs) {
+    meta(l, sys::META_NFPROTO, sys::REG_1);
+    cmp(l, sys::CMP_EQ, &[sys::NFPROTO_IPV4]);
+}
+
+/// `ct state & bits != 0`.
+fn ct_state(l: &mut Attrs, bits: u32) {
+    expr(l, "ct", |e| {
+        e.be32(sys::CT_DREG, sys::REG_1);
+        e.be32(sys::CT_KEY, sys::CT_STATE);
+    });
+    expr(l, "bitwise", |e| {
+        e.be32(sys::BITWISE_SREG, sys::REG_1);
+        e.be32(sys::BITWISE_DREG, sys::REG_1);
+        e.be32(sys::BITWISE_LEN, 4);
+        // `ct state` is a host-order u32 in the register.
+        e.nest(sys::BITWISE_MASK, |d| {
+            d.bytes(sys::DATA_VALUE, &bits.to_ne_bytes())
+        });
+        e.nest(sys::BITWISE_XOR, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
+    });
+    cmp(l, sys::CMP_NEQ, &[0; 4]);
+}
+
+fn ct_mark(l: &mut Attrs, dreg: u32) {
+    expr(l, "ct", |e| {
+        e.be32(sys::CT_DREG, dreg);
+        e.be32(sys::CT_KEY, sys::CT_MARK);
+    });
+}
+
+fn ct_set_mark(l: &mut Attrs) {
+    expr(l, "ct", |e| {
+        e.be32(sys::CT_KEY, sys::CT_MARK);
+        e.be32(sys::CT_SREG, sys::REG_1);
+    });
+}
+
 /// Writes a verdict as nf_tables data (`NFTA_DATA_VERDICT`), for rules and map elements.
 pub fn verdict_data(a: &mut Attrs, v: &Verdict) {
     let (code, chain) = match v {
@@ -84,7 +147,7 @@ pub fn verdict_data(a: &mut Attrs, v: &Verdict) {
         // Verdict codes are signed; the kernel reads them as be32.
         d.be32(sys::VERDICT_CODE, code as u32);
         if let Some(c) = chain {
-            d.str(sys::VERDICT_CHAIN, c);
+            d.str(sys::VERDICT_CHAIN, &c.to_string());
         }
     });
 }
@@ -142,10 +205,21 @@ fn not_tcp_udp_sctp(l: &mut Attrs) {
     }
 }
 
-fn lookup(l: &mut Attrs, map: &str, sreg: u32) {
+/// A set lookup on register 1; with `dreg`, a map lookup writing its data there.
+fn lookup(l: &mut Attrs, map: &str, dreg: Option<u32>) {
     expr(l, "lookup", |e| {
         e.str(sys::LOOKUP_SET, map);
-        e.be32(sys::LOOKUP_SREG, sreg);
+        e.be32(sys::LOOKUP_SREG, sys::REG_1);
+        if let Some(dreg) = dreg {
+            e.be32(sys::LOOKUP_DREG, dreg);
+        }
+    });
+}
+
+fn lookup_verdict(l: &mut Attrs, map: &str) {
+    expr(l, "lookup", |e| {
+        e.str(sys::LOOKUP_SET, map);
+        e.be32(sys::LOOKUP_SREG, sys::REG_1);
         e.be32(sys::LOOKUP_DREG, sys::REG_VERDICT);
     });
 }

@@ -24,6 +24,7 @@
 //! changes and the backend keeps its previous state.
 
 mod backend;
+mod conntrack;
 mod encode;
 mod expr;
 mod flows;
@@ -52,6 +53,8 @@ pub enum Error {
     },
     #[error("unexpected answer from the kernel: {0}")]
     Protocol(String),
+    #[error("cannot build the ruleset: {0}")]
+    Build(#[from] bulkhead_compile::nft::BuildError),
 }
 
 impl From<Error> for bulkhead_dataplane::Error {
@@ -67,6 +70,10 @@ impl From<Error> for bulkhead_dataplane::Error {
             Error::Protocol(message) => D::Backend {
                 what: "nft".into(),
                 message,
+            },
+            e @ Error::Build(_) => D::Backend {
+                what: "nft".into(),
+                message: e.to_string(),
             },
         }
     }

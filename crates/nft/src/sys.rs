@@ -62,8 +62,15 @@ pub const SET_FLAGS: u16 = 3;
 pub const SET_KEY_TYPE: u16 = 4;
 pub const SET_KEY_LEN: u16 = 5;
 pub const SET_DATA_TYPE: u16 = 6;
+pub const SET_DATA_LEN: u16 = 7;
 pub const SET_DESC: u16 = 9;
+pub const SET_DESC_SIZE: u16 = 1;
 pub const SET_ID: u16 = 10;
+pub const SET_USERDATA: u16 = 13;
+/// libnftnl's set userdata TLV types and nft's byte order ids.
+pub const UDATA_SET_KEYBYTEORDER: u8 = 0;
+pub const UDATA_SET_DATABYTEORDER: u8 = 1;
+pub const BYTEORDER_HOST_ENDIAN: u32 = 1;
 pub const SET_DESC_CONCAT: u16 = 2;
 pub const SET_FIELD_LEN: u16 = 1;
 pub const SET_ELEM_LIST_TABLE: u16 = 1;
@@ -72,7 +79,6 @@ pub const SET_ELEM_LIST_ELEMENTS: u16 = 3;
 pub const SET_ELEM_KEY: u16 = 1;
 pub const SET_ELEM_DATA: u16 = 2;
 pub const SET_ELEM_FLAGS: u16 = 3;
-pub const SET_ELEM_KEY_END: u16 = 10;
 
 // Set flags and data types.
 pub const SET_F_INTERVAL: u32 = 0x4;
@@ -85,6 +91,7 @@ pub const DATA_TYPE_VERDICT: u32 = 0xffff_ff00;
 pub const TYPE_IPADDR: u32 = 7;
 pub const TYPE_INET_PROTO: u32 = 12;
 pub const TYPE_INET_SERVICE: u32 = 13;
+pub const TYPE_MARK: u32 = 19;
 pub const TYPE_BITS: u32 = 6;
 
 // Verdicts (signed, sent as be32).
@@ -102,8 +109,8 @@ pub const NF_INET_LOCAL_OUT: u32 = 3;
 // Registers: the verdict register, 128-bit register 1 and the 32-bit ones after it.
 pub const REG_VERDICT: u32 = 0;
 pub const REG_1: u32 = 1;
+/// `REG32_01`: the 32-bit register after register 1's first word; concatenations use the ones after it.
 pub const REG32_01: u32 = 9;
-pub const REG32_02: u32 = 10;
 
 // Expressions' attributes.
 pub const PAYLOAD_DREG: u16 = 1;
@@ -128,9 +135,13 @@ pub const BITWISE_MASK: u16 = 4;
 pub const BITWISE_XOR: u16 = 5;
 pub const CT_DREG: u16 = 1;
 pub const CT_KEY: u16 = 2;
+pub const CT_SREG: u16 = 4;
 pub const CT_STATE: u32 = 0;
+pub const CT_MARK: u32 = 3;
 /// `ct state` bits (host byte order): established and related.
+pub const CT_STATE_INVALID: u32 = 1;
 pub const CT_STATE_ESTABLISHED: u32 = 1 << 1;
+pub const CT_STATE_UNTRACKED: u32 = 1 << 6;
 pub const CT_STATE_RELATED: u32 = 1 << 2;
 pub const LOOKUP_SET: u16 = 1;
 pub const LOOKUP_SREG: u16 = 2;

@@ -4,13 +4,14 @@
 mod common;
 mod programs;
 
-use bulkhead_compile::nft::{ElementKey, Ruleset, render};
+use bulkhead_compile::nft::{Element, ElementKey, MapId, Part, PartKey, Value, render};
 use bulkhead_compile::{Outcome, Program};
 use bulkhead_dataplane::Dataplane;
 use bulkhead_nft::NftBackend;
-use bulkhead_policy::{Action, Mode};
+use bulkhead_policy::{Action, Mode, WorkloadId};
 use common::{Netns, Topo, list_table, probe};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 const PROBES: [(u8, u16); 3] = [(6, 80), (6, 81), (17, 53)];
 
@@ -89,9 +90,12 @@ fn privileged_second_apply_replaces_the_first() {
     let mut b = NftBackend::new(topo.node.path()).unwrap();
     b.apply(&sample).unwrap();
     assert_enforces(&topo, &sample);
-    // Incremental: only the difference goes to the kernel.
+    // Incremental: only the difference goes to the kernel; the open program needs
+    // none of the sample's check maps, so they go (and their elements with them).
+    let maps_before = b.applied().unwrap().ruleset.maps.len();
     let r = b.apply(&open).unwrap();
-    assert!(r.elements_removed > 0);
+    assert!(r.elements_written < b.applied().unwrap().ruleset.element_count() + 1);
+    assert!(b.applied().unwrap().ruleset.maps.len() < maps_before);
     assert_enforces(&topo, &open);
     b.apply(&sample).unwrap();
     assert_enforces(&topo, &sample);
@@ -162,39 +166,30 @@ fn privileged_rejected_batch_leaves_the_previous_ruleset_in_force() {
     let mut b = NftBackend::new(topo.node.path()).unwrap();
     b.apply(&sample).unwrap();
     let before = list_table(&topo.node);
-    // The open program plus an element overlapping another one partially: the kernel
-    // accepts every message up to it, then rejects it, so the whole batch is aborted.
-    let (mut rs, stamps) = b.plan(&sample);
-    let map = rs.maps.get_mut("in_0_peers").unwrap();
-    let first = map.elements[0].clone();
-    let ElementKey::Concat {
-        addrs,
-        protocol,
-        ports,
-    } = first.key
-    else {
-        panic!("unexpected key {:?}", first.key);
+    // The open program plus an element that gives an address the ipcache already maps
+    // a second identity: the kernel accepts every message up to it, then rejects it,
+    // so the whole batch is aborted.
+    let (_, stamps) = b.plan(&sample).unwrap();
+    let (mut attempt, _) = b.plan(&open).unwrap();
+    let bad = Part {
+        elements: vec![(
+            MapId::IpcacheExact,
+            Element {
+                key: ElementKey::Addr(topo.workloads[0].1),
+                value: Value::Mark(999),
+            },
+        )],
+        decisions: vec![],
     };
-    let mut bad = first.clone();
-    bad.key = ElementKey::Concat {
-        addrs,
-        protocol,
-        ports: (ports.0.saturating_sub(1), ports.1),
-    };
-    map.elements.push(bad);
-    let (open_rs, _) = b.plan(&open);
-    let mut attempt: Ruleset = open_rs;
-    attempt
-        .maps
-        .insert("in_0_peers".into(), rs.maps["in_0_peers"].clone());
-    attempt
-        .chains
-        .insert("in_0".into(), rs.chains["in_0"].clone());
+    attempt.parts.insert(
+        PartKey::Endpoint(WorkloadId::new("x", "bad")),
+        Arc::new(bad),
+    );
     for full in [true, false] {
         let err = b
             .apply_ruleset(attempt.clone(), stamps.clone(), sample.rules.clone(), full)
             .unwrap_err();
-        assert!(err.to_string().contains("in_0_peers"), "{err}");
+        assert!(err.to_string().contains("ipcache_exact"), "{err}");
         assert_eq!(list_table(&topo.node), before, "full={full}");
     }
     assert_enforces(&topo, &sample);
@@ -235,8 +230,8 @@ fn privileged_learn_mode_passes_everything() {
 fn privileged_rendered_text_is_what_nft_accepts() {
     let topo = Topo::new(3);
     let program = programs::sample(&ips(&topo), topo.host, Mode::Enforce);
-    let b = NftBackend::new(topo.node.path()).unwrap();
-    let (rs, _) = b.plan(&program);
+    let mut b = NftBackend::new(topo.node.path()).unwrap();
+    let (rs, _) = b.plan(&program).unwrap();
     let text = render(&rs);
     let scratch = Netns::new(format!("bhnt-{}-render", std::process::id()));
     let path = std::env::temp_dir().join(format!("bh-render-{}.nft", std::process::id()));

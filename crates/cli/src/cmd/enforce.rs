@@ -77,7 +77,8 @@ pub fn run(args: EnforceArgs) -> anyhow::Result<()> {
             anyhow::bail!("--dry-run prints nft rulesets; it is only available with --backend nft");
         }
         for (node, program) in &programs {
-            let ruleset = nft::build(program, &Stamps::next(None, program, 1));
+            let ruleset = nft::build(program, &Stamps::next(None, program, 1))
+                .with_context(|| format!("node {node}: cannot build the nft ruleset"))?;
             println!("# node {node} (netns {})", lab.node_netns(node));
             print!("{}", nft::render(&ruleset));
         }

@@ -1,9 +1,13 @@
 //! The difference between the ruleset in force and the next one, as the steps of one
-//! transaction. A long-running agent applies only these steps, so changing one
-//! workload's rules writes that workload's elements and chains, not the whole table.
+//! transaction. A long-running backend applies only these steps, so changing one
+//! workload's rules writes that workload's elements (and the few shared ones that
+//! change with them), not the whole table. Parts shared between the two rulesets (the
+//! same `Arc`) are skipped without reading them.
 
-use super::{Chain, Element, Map, MapKey, Ruleset};
+use super::ir::{Chain, ChainName, Element, Map, MapId, Part, Ruleset};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The steps from one ruleset to another, grouped in the order a batch must carry them:
 /// objects are created before anything refers to them, references are dropped (chains
@@ -11,21 +15,21 @@ use std::cmp::Ordering;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Diff<'a> {
     /// New maps, created empty (their elements are in `add_elements`).
-    pub add_maps: Vec<(&'a str, &'a Map)>,
+    pub add_maps: Vec<(MapId, Map)>,
     /// New chains, created empty (their rules are in `set_rules`).
-    pub add_chains: Vec<(&'a str, &'a Chain)>,
+    pub add_chains: Vec<(ChainName, &'a Chain)>,
     /// Chains whose rules change or that go away: all their rules are deleted first.
-    pub flush_chains: Vec<&'a str>,
+    pub flush_chains: Vec<ChainName>,
     /// Elements to delete from maps that stay.
-    pub del_elements: Vec<(&'a str, MapKey, Vec<&'a Element>)>,
+    pub del_elements: Vec<(MapId, Vec<&'a Element>)>,
     /// Elements to add, to new maps and to maps that stay.
-    pub add_elements: Vec<(&'a str, MapKey, Vec<&'a Element>)>,
+    pub add_elements: Vec<(MapId, Vec<&'a Element>)>,
     /// The full rule list of every new or changed chain (after its flush).
-    pub set_rules: Vec<(&'a str, &'a Chain)>,
+    pub set_rules: Vec<(ChainName, &'a Chain)>,
     /// Maps that go away, deleted once nothing refers to them.
-    pub del_maps: Vec<&'a str>,
-    /// Chains that go away, deleted last (map elements may have jumped to them).
-    pub del_chains: Vec<&'a str>,
+    pub del_maps: Vec<MapId>,
+    /// Chains that go away, deleted last (verdict map elements may have gone to them).
+    pub del_chains: Vec<ChainName>,
 }
 
 impl Diff<'_> {
@@ -41,48 +45,56 @@ impl Diff<'_> {
     }
 
     pub fn elements_written(&self) -> usize {
-        self.add_elements.iter().map(|e| e.2.len()).sum()
+        self.add_elements.iter().map(|e| e.1.len()).sum()
     }
 
     pub fn elements_removed(&self) -> usize {
-        self.del_elements.iter().map(|e| e.2.len()).sum()
+        self.del_elements.iter().map(|e| e.1.len()).sum()
     }
 }
 
-/// The steps from `old` to `new`, or `None` when an object keeps its name but changes
-/// kind (a map's key type, a chain's hook): only a full replace can do that.
+/// The steps from `old` to `new`, or `None` when a map keeps its name but changes size
+/// (the kernel cannot resize a hash map): only a full replace can do that.
 /// `diff(&Ruleset::default(), new)` creates everything.
 pub fn diff<'a>(old: &'a Ruleset, new: &'a Ruleset) -> Option<Diff<'a>> {
     let mut d = Diff::default();
-    for (name, map) in &new.maps {
-        match old.maps.get(name) {
-            None => {
-                d.add_maps.push((name, map));
-                if !map.elements.is_empty() {
-                    d.add_elements
-                        .push((name, map.key, map.elements.iter().collect()));
-                }
-            }
-            Some(prev) if prev.key != map.key => return None,
-            Some(prev) => {
-                let (del, add) = elements(&prev.elements, &map.elements);
-                if !del.is_empty() {
-                    d.del_elements.push((name, map.key, del));
-                }
-                if !add.is_empty() {
-                    d.add_elements.push((name, map.key, add));
-                }
-            }
+    for (&id, map) in &new.maps {
+        match old.maps.get(&id) {
+            None => d.add_maps.push((id, *map)),
+            Some(prev) if prev != map => return None,
+            Some(_) => {}
         }
     }
     d.del_maps = old
         .maps
         .keys()
-        .filter(|n| !new.maps.contains_key(*n))
-        .map(String::as_str)
+        .filter(|m| !new.maps.contains_key(*m))
+        .copied()
         .collect();
-    for (name, chain) in &new.chains {
-        match old.chains.get(name) {
+    let mut dels: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
+    let mut adds: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
+    let keys = old
+        .parts
+        .keys()
+        .chain(new.parts.keys().filter(|k| !old.parts.contains_key(*k)));
+    for key in keys {
+        let (a, b) = (old.parts.get(key), new.parts.get(key));
+        if let (Some(a), Some(b)) = (a, b)
+            && Arc::ptr_eq(a, b)
+        {
+            continue;
+        }
+        let list = |p: Option<&'a Arc<Part>>| p.map_or(&[][..], |p| &p.elements[..]);
+        elements(list(a), list(b), &mut dels, &mut adds);
+    }
+    // Elements of a map that goes away go with it.
+    d.del_elements = dels
+        .into_iter()
+        .filter(|(m, _)| new.maps.contains_key(m))
+        .collect();
+    d.add_elements = adds.into_iter().collect();
+    for (&name, chain) in &new.chains {
+        match old.chains.get(&name) {
             None => {
                 d.add_chains.push((name, chain));
                 d.set_rules.push((name, chain));
@@ -95,42 +107,45 @@ pub fn diff<'a>(old: &'a Ruleset, new: &'a Ruleset) -> Option<Diff<'a>> {
             Some(_) => {}
         }
     }
-    for name in old.chains.keys().filter(|n| !new.chains.contains_key(*n)) {
+    for &name in old.chains.keys().filter(|n| !new.chains.contains_key(*n)) {
         d.flush_chains.push(name);
         d.del_chains.push(name);
     }
     Some(d)
 }
 
-/// (to delete, to add) between two sorted element lists; a key whose verdict changes
-/// is in both.
-fn elements<'a>(old: &'a [Element], new: &'a [Element]) -> (Vec<&'a Element>, Vec<&'a Element>) {
-    let (mut del, mut add) = (Vec::new(), Vec::new());
+/// Adds to `del` and `add` the difference between two lists sorted by (map, key); a
+/// key whose value changes is in both.
+fn elements<'a>(
+    old: &'a [(MapId, Element)],
+    new: &'a [(MapId, Element)],
+    del: &mut BTreeMap<MapId, Vec<&'a Element>>,
+    add: &mut BTreeMap<MapId, Vec<&'a Element>>,
+) {
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         let ord = match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) => a.key.cmp(&b.key),
+            (Some(a), Some(b)) => (a.0, a.1.key).cmp(&(b.0, b.1.key)),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
         match ord {
             Ordering::Less => {
-                del.push(&old[i]);
+                del.entry(old[i].0).or_default().push(&old[i].1);
                 i += 1;
             }
             Ordering::Greater => {
-                add.push(&new[j]);
+                add.entry(new[j].0).or_default().push(&new[j].1);
                 j += 1;
             }
             Ordering::Equal => {
-                if old[i].verdict != new[j].verdict {
-                    del.push(&old[i]);
-                    add.push(&new[j]);
+                if old[i].1.value != new[j].1.value {
+                    del.entry(old[i].0).or_default().push(&old[i].1);
+                    add.entry(new[j].0).or_default().push(&new[j].1);
                 }
                 i += 1;
                 j += 1;
             }
         }
     }
-    (del, add)
 }

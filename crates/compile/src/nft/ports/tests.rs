@@ -1,0 +1,98 @@
+use super::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const A: Decision = Decision::Allow;
+const D: Decision = Decision::Deny(7);
+
+fn blocks(want: &Steps, fallback: &Steps) -> Vec<Block> {
+    let mut out = Vec::new();
+    cover(want, fallback, &mut Scratch::default(), &mut out);
+    out
+}
+
+/// Every port decides what it must: a block's decision where a block covers it (at
+/// most one), else the fallback, and that equals `want`; blocks are aligned.
+fn check(want: &Steps, fallback: &Steps, got: &[Block]) {
+    let mut hit = vec![None; 65536];
+    for b in got {
+        let size = 1u32 << (16 - b.prefix);
+        assert_eq!(u32::from(b.first) % size, 0, "{b:?} is not aligned");
+        for p in u32::from(b.first)..u32::from(b.first) + size {
+            assert!(hit[p as usize].is_none(), "blocks overlap at {p}");
+            hit[p as usize] = Some(b.decision);
+        }
+    }
+    for p in 0..=u16::MAX {
+        let got = hit[p as usize].or(at(fallback, p));
+        assert_eq!(got, at(want, p), "port {p}");
+    }
+}
+
+#[test]
+fn single_ports_full_ranges_and_dont_cares() {
+    let mut want = Steps::new();
+    overlay(&[(8080, 8080, A)], &constant(D), &mut want);
+    assert_eq!(
+        blocks(&want, &constant(D)),
+        [Block {
+            first: 8080,
+            prefix: 16,
+            decision: A
+        }]
+    );
+    overlay(&[(0, 65535, A)], &constant(D), &mut want);
+    assert_eq!(
+        blocks(&want, &constant(D)),
+        [Block {
+            first: 0,
+            prefix: 0,
+            decision: A
+        }]
+    );
+    // Allow everything but 80, where the fallback allows too: one block, not two ranges.
+    let mut fallback = Steps::new();
+    overlay(&[(80, 80, A)], &constant(D), &mut fallback);
+    overlay(&[(0, 79, A), (81, 65535, A)], &fallback, &mut want);
+    assert_eq!(
+        blocks(&want, &fallback),
+        [Block {
+            first: 0,
+            prefix: 0,
+            decision: A
+        }]
+    );
+    // Nothing to decide: nothing written.
+    assert!(blocks(&fallback, &fallback).is_empty());
+    // 1000-1999 needs a handful of blocks.
+    overlay(&[(1000, 1999, A)], &constant(D), &mut want);
+    let b = blocks(&want, &constant(D));
+    check(&want, &constant(D), &b);
+    assert!(b.len() <= 2 * 16, "{}", b.len());
+}
+
+#[test]
+fn random_tables_are_covered_exactly() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
+    for _ in 0..200 {
+        let table = |rng: &mut ChaCha8Rng| {
+            let mut cuts: Vec<u16> = (0..rng.random_range(0..8)).map(|_| rng.random()).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut entries = Vec::new();
+            for w in cuts.chunks(2) {
+                let last = w.get(1).copied().unwrap_or(w[0]);
+                entries.push((w[0], last, decisions[rng.random_range(0..4)]));
+            }
+            entries
+        };
+        let base = constant(decisions[rng.random_range(0..4)]);
+        let mut fallback = Steps::new();
+        overlay(&table(&mut rng), &base, &mut fallback);
+        let mut want = Steps::new();
+        overlay(&table(&mut rng), &fallback, &mut want);
+        let got = blocks(&want, &fallback);
+        check(&want, &fallback, &got);
+    }
+}
