@@ -31,6 +31,9 @@ export class MapView {
     this.cy = cytoscape({
       container, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4,
       style: stylesheet(false), boxSelectionEnabled: false,
+      // While panning or zooming, move a snapshot of the picture instead of redrawing
+      // every element each frame; the full drawing follows when the gesture stops.
+      textureOnViewport: true,
     });
     this.cy.on('tap', 'node', (e) => {
       const n = e.target;
