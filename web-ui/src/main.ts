@@ -14,6 +14,7 @@ import { MapView } from './map/view';
 import { lastTimings } from './map/layout';
 import { showEdge } from './panels/edge';
 import { showWorkload } from './panels/workload';
+import { openLearn } from './learn/dialog';
 import { VERDICT_COLOURS } from './map/style';
 
 declare global {
@@ -66,9 +67,11 @@ function run(root: HTMLElement, client: Client, session: Session): void {
   root.append(
     h('header', {},
       h('strong', { class: 'brand' }, 'Bulkhead'), search, h('label', {}, 'namespaces ', nsBox), verdictBox,
-      h('label', {}, 'time ', windowSel), h('span', { class: 'spacer' }), status, roleBadge),
+      h('label', {}, 'time ', windowSel), h('button', { id: 'btn-learn', onclick: () => openLearn(app) }, 'Learn a baseline…'),
+      h('span', { class: 'spacer' }), status, roleBadge),
     h('main', {}, mapBox, panel),
     h('dialog', { id: 'editor' }),
+    h('dialog', { id: 'learn', class: 'learn' }),
     h('div', { id: 'toast', class: 'toast' }),
   );
 

@@ -127,6 +127,67 @@ test('switching a workload to monitor shows would-deny edges', async () => {
   await shot('05-monitor');
 });
 
+async function allowedSinceLearning(since) {
+  const r = await api('GET', `/api/v1/flows?verdict=allowed&since=${encodeURIComponent(since)}&limit=10000`);
+  return new Set(r.body.records.map((x) => `${x.source}|${x.destination}|${x.port}`));
+}
+
+test('a baseline learned in the UI keeps the learned traffic passing and denies the intruder', async () => {
+  // The shop starts without any policy: whatever protects it at the end is the baseline.
+  const stored = await api('GET', '/api/v1/policies');
+  assert.equal((await api('DELETE', '/api/v1/policies', { names: stored.body.map((p) => p.name) })).status, 200);
+  await page.click('#btn-learn');
+  await page.selectOption('#learn-ns', 'shop');
+  assert.equal(await page.locator('#learn-workloads input:checked').count(), 4);
+  await page.click('#learn-start');
+  await until(async () => (await api('GET', '/api/v1/workloads')).body.filter((w) => w.id.startsWith('shop/')).every((w) => w.mode === 'learn'),
+    10000, 'the shop workloads to be in learn mode');
+  // The window the UI will learn from ("since learning started"): wait for flows in it.
+  const since = await page.evaluate(() => sessionStorage.getItem('bulkhead.learn.shop'));
+  assert.ok(since, 'the UI remembers when learning started');
+  // Learn mode allows and records: the shop's calls, and the intruder's sweep too.
+  const learned = ['shop/frontend|shop/api|8080', 'shop/api|shop/db|5432', 'shop/api|shop/cache|6379', 'jobs/report|shop/api|8080'];
+  await until(async () => {
+    const seen = await allowedSinceLearning(since);
+    return learned.every((k) => seen.has(k)) && seen.has('guest/intruder|shop/db|5432');
+  }, 45000, 'learn-mode flows of the shop and of the intruder');
+  await page.click('#learn-generate');
+  await page.waitForSelector('#learn-review .learn-policy', { timeout: 20000 });
+  const policies = await page.$$eval('.learn-policy', (els) => els.map((e) => e.dataset.name).sort());
+  assert.ok(policies.length >= 4, `a policy per shop identity: ${policies}`);
+  // Every rule carries its evidence, and every policy is new against what is stored (nothing).
+  const evidence = await page.$$eval('.learn-rule td.evidence', (tds) => tds.map((t) => Number(t.textContent)));
+  assert.ok(evidence.length > 0 && evidence.every((n) => n > 0), `flow counts: ${evidence}`);
+  assert.deepEqual([...new Set(await page.$$eval('.learn-policy .badge', (b) => b.map((x) => x.textContent)))], ['new']);
+  // The reviewer leaves out what the intruder did while the shop was learning.
+  const fromGuest = page.locator('.learn-rule input[data-peer^="guest "]');
+  const n = await fromGuest.count();
+  assert.ok(n > 0, 'the intruder\'s sweep was learned and is shown for review');
+  for (let i = 0; i < n; i++) await fromGuest.nth(i).uncheck();
+  await shot('06-baseline-review');
+  await page.click('#learn-preview');
+  await page.waitForSelector('#learn-preview-result p', { timeout: 20000 });
+  // Rows the baseline skipped (reply-direction records on ephemeral ports, which appear
+  // when conntrack entries are flushed mid-connection) are marked, with the reason.
+  const denied = await page.$$eval('#learn-preview-result tr.would-deny-row:not(.skipped)', (rows) => rows.map((r) => `${r.dataset.source}|${r.dataset.destination}`));
+  assert.ok(denied.length > 0, 'the left-out intruder flows show in the preview');
+  assert.deepEqual(denied.filter((k) => !k.startsWith('guest/intruder|')), [], 'no learned flow would be denied');
+  assert.ok(denied.includes('guest/intruder|shop/db'));
+  await page.locator('#learn-preview-result').scrollIntoViewIfNeeded();
+  await shot('07-baseline-preview');
+  await page.click('#learn-apply:not([disabled])');
+  await until(async () => (await api('GET', '/api/v1/workloads')).body.filter((w) => w.id.startsWith('shop/')).every((w) => w.mode === 'enforce'),
+    10000, 'the shop workloads to enforce');
+  const names = (await api('GET', '/api/v1/policies')).body.map((p) => p.name);
+  assert.ok(policies.every((p) => names.includes(p)), `stored: ${names}`);
+  await until(async () => !(await probe('guest/intruder', 'shop/db', 5432)), 20000, 'the intruder to be denied');
+  assert.equal(await probe('shop/frontend', 'shop/api', 8080), true, 'learned: frontend → api');
+  assert.equal(await probe('shop/api', 'shop/db', 5432), true, 'learned: api → db');
+  assert.equal(await probe('jobs/report', 'shop/api', 8080), true, 'learned: report → api');
+  assert.equal(await probe('guest/intruder', 'shop/api', 8080), false, 'not learned: intruder → api');
+  await shot('08-baseline-enforced');
+});
+
 test('no console errors, and the demo removes everything on SIGTERM', async () => {
   assert.deepEqual(errors, []);
   await browser.close();

@@ -15,6 +15,7 @@
 //! `netns::run_in` rather than the dataplane's: the lab sits below the policy compiler
 //! and the backends in the dependency graph and must not pull them in.
 
+mod child;
 mod down;
 mod error;
 mod l2;
@@ -29,6 +30,7 @@ pub mod topology;
 mod up;
 mod workloads;
 
+pub use child::die_with_parent;
 pub use down::{BPF_PIN_ROOT, DownReport, down, pin_dir};
 pub use error::LabError;
 pub use probe::{

@@ -2,7 +2,7 @@
 // server's one-line message (and the `file:line:col` details of invalid policies).
 
 import type {
-  ApplyRequest, ChangeResult, ErrorBody, FlowPage, Graph, Mode, PolicyInfo, ReplayRequest,
+  ApplyRequest, BaselineRequest, BaselineResult, ChangeResult, ErrorBody, FlowPage, Graph, Mode, PolicyInfo, ReplayRequest,
   ReplayResult, Revision, SelectingPolicy, Session, WorkloadInfo,
 } from './types';
 
@@ -53,4 +53,5 @@ export class Client {
     return this.call('DELETE', `/policies/${name.split('/').map(encodeURIComponent).join('/')}`);
   }
   replay(req: ReplayRequest): Promise<ReplayResult> { return this.call('POST', '/replay', req); }
+  baseline(req: BaselineRequest): Promise<BaselineResult> { return this.call('POST', '/baseline', req); }
 }

@@ -121,3 +121,25 @@ export type ApiEvent =
   | { type: 'workloads'; revision: number; node: string }
   | { type: 'agent'; node: string; status: AgentStatus }
   | { type: 'lagged'; missed: number };
+
+/** `POST /api/v1/baseline` (crates/api/src/learn.rs; the data is bulkhead_policy::baseline). */
+export interface BaselineRequest { workloads?: string[]; since?: string; until?: string; format?: PolicyKind; outside_prefix?: number }
+/** Unix milliseconds. */
+export interface Evidence { flows: number; first_seen: number; last_seen: number }
+export type LearnedPeer =
+  | { kind: 'workloads'; namespace: string; labels: Labels }
+  | { kind: 'host' }
+  | { kind: 'cidr'; cidr: string };
+export interface LearnedPort { protocol: string; port: number }
+export interface LearnedRule { peer: LearnedPeer; ports: LearnedPort[]; evidence: Evidence }
+export interface LearnedPolicy {
+  name: string;
+  namespace: string;
+  selector: Labels;
+  members: string[];
+  ingress: LearnedRule[];
+  egress: LearnedRule[];
+}
+export interface Skipped { source: string; destination: string; protocol: number; port: number; flows: number; reason: string }
+export interface Baseline { policies: LearnedPolicy[]; skipped: Skipped[] }
+export interface BaselineResult { format: PolicyKind; yaml: string; baseline: Baseline; edges: number; denied_edges: number }

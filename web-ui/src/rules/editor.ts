@@ -26,7 +26,8 @@ async function storedFiles(client: Client, except: Set<string>): Promise<PolicyF
 
 export interface Preview { newlyDenied: FlowRecord[]; alreadyDenied: number; names: string[] }
 
-export async function preview(client: Client, fileName: string, text: string): Promise<Preview> {
+/** `since` limits the replay to the flows recorded since then (default: all recorded). */
+export async function preview(client: Client, fileName: string, text: string, since?: string): Promise<Preview> {
   const file = { name: fileName, text };
   // A dry run validates the text against the stored set and names what it defines.
   const dry = await client.apply({ files: [file], dry_run: true });
@@ -34,8 +35,8 @@ export async function preview(client: Client, fileName: string, text: string): P
   const stored = await storedFiles(client, new Set(names));
   const before = new Set<string>();
   const all = await storedFiles(client, new Set());
-  if (all.length > 0) for (const r of (await client.replay({ files: all })).denied) before.add(key(r));
-  const after = await client.replay({ files: [...stored, file] });
+  if (all.length > 0) for (const r of (await client.replay({ files: all, since })).denied) before.add(key(r));
+  const after = await client.replay({ files: [...stored, file], since });
   const newlyDenied = after.denied.filter((r) => !before.has(key(r)));
   return { newlyDenied, alreadyDenied: after.denied.length - newlyDenied.length, names };
 }

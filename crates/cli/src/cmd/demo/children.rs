@@ -1,6 +1,9 @@
 //! The demo's child processes (`bulkhead server`, `bulkhead agent`): started from the
 //! running binary, watched, and stopped by PID (SIGTERM, then SIGKILL after a grace
-//! period) so other engineers' processes of the same name are never touched.
+//! period) so other engineers' processes of the same name are never touched. Both get a
+//! parent-death signal: a SIGKILLed demo cannot stop them, so the kernel does. They are
+//! spawned from the main thread, which lives as long as the demo (the signal follows
+//! the spawning thread).
 
 use crate::cmd::client::Client;
 use anyhow::{Context, bail};
@@ -33,7 +36,7 @@ impl Children {
         state: &Path,
     ) -> anyhow::Result<ServerInfo> {
         let token_file = state.join("admin.token");
-        let mut child = Command::new(exe)
+        let mut child = bulkhead_lab::die_with_parent(&mut Command::new(exe))
             .args(["server", "--listen", listen, "--db"])
             .arg(state.join("bulkhead.db"))
             .arg("--token-file")
@@ -81,7 +84,7 @@ impl Children {
         backend: &str,
         state: &Path,
     ) -> anyhow::Result<()> {
-        let child = Command::new(exe)
+        let child = bulkhead_lab::die_with_parent(&mut Command::new(exe))
             .args(["agent", "--server", url, "--token-file"])
             .arg(token)
             .arg("--lab")
