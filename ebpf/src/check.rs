@@ -9,7 +9,8 @@
 //!    exactly `DirectionProgram::lookup`. Monitor and learn never drop.
 
 use crate::maps::{
-    BH_CONFIG, BH_CONNTRACK, BH_ENDPOINTS, BH_EVENTS, BH_IPCACHE, BH_LOST, BH_POLICY,
+    BH_CONFIG, BH_CONNTRACK, BH_ENDPOINTS, BH_EVENTS, BH_IPCACHE, BH_IPCACHE_HOSTS, BH_LOST,
+    BH_POLICY,
 };
 use crate::packet::{Packet, parse};
 use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
@@ -18,8 +19,8 @@ use aya_ebpf::maps::lpm_trie::Key;
 use aya_ebpf::programs::TcContext;
 use bulkhead_ebpf_common::{
     ACTION_DENY, ANY_IDENTITY, CtKey, CtValue, DIR_EGRESS, EVENT_NEW, EVENT_VERDICT, EndpointKey,
-    IpcacheKey, MODE_ENFORCE, MODE_MONITOR, OUTCOME_ALLOWED, OUTCOME_DENIED, OUTCOME_WOULD_DENY,
-    PolicyKey, RawEvent, policy_protocol_port,
+    EndpointValue, IpcacheKey, MODE_ENFORCE, MODE_MONITOR, OUTCOME_ALLOWED, OUTCOME_DENIED,
+    OUTCOME_WOULD_DENY, PolicyKey, PolicyValue, RawEvent, policy_protocol_port,
 };
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
@@ -102,26 +103,14 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
     } else {
         pkt.saddr
     };
-    let identity = match BH_IPCACHE.get(Key::new(
-        IpcacheKey::FIXED_BITS + 32,
-        IpcacheKey::new(slot, peer),
-    )) {
-        Some(v) => v.identity,
-        None => ANY_IDENTITY,
-    };
+    let identity = identity_of(slot, peer);
     let (protocol, port) = policy_protocol_port(pkt.protocol, u16::from_be_bytes(pkt.dport));
     let mut hit = None;
     if identity != ANY_IDENTITY {
-        hit = BH_POLICY.get(Key::new(
-            PolicyKey::FULL_BITS,
-            PolicyKey::new(slot, direction, protocol, endpoint.id, identity, port),
-        ));
+        hit = policy(slot, direction, protocol, &endpoint, identity, port);
     }
     if hit.is_none() {
-        hit = BH_POLICY.get(Key::new(
-            PolicyKey::FULL_BITS,
-            PolicyKey::new(slot, direction, protocol, endpoint.id, ANY_IDENTITY, port),
-        ));
+        hit = policy(slot, direction, protocol, &endpoint, ANY_IDENTITY, port);
     }
     let (deny, rule) = match hit {
         Some(v) => (v.action == ACTION_DENY, v.rule),
@@ -162,6 +151,57 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
     track(&key, &pkt, now, rule, generation, outcome, stale);
     emit(&event(EVENT_NEW));
     Ok(TC_ACT_UNSPEC)
+}
+
+/// The identity of `addr` in `slot`: its host entry, else the longest CIDR holding it,
+/// else the wildcard.
+#[inline(always)]
+fn identity_of(slot: u8, addr: [u8; 4]) -> u32 {
+    let key = IpcacheKey::new(slot, addr);
+    // SAFETY: a live map value (RCU keeps it valid during this program run), copied out
+    // at once.
+    if let Some(v) = unsafe { BH_IPCACHE_HOSTS.get(&key) } {
+        return v.identity;
+    }
+    match BH_IPCACHE.get(Key::new(IpcacheKey::FIXED_BITS + 32, key)) {
+        Some(v) => v.identity,
+        None => ANY_IDENTITY,
+    }
+}
+
+/// The longest port prefix entry of (endpoint, direction, protocol, identity) that
+/// holds `port`: one exact lookup per prefix length the endpoint uses, longest first.
+#[inline(always)]
+fn policy(
+    slot: u8,
+    direction: u8,
+    protocol: u8,
+    endpoint: &EndpointValue,
+    identity: u32,
+    port: u16,
+) -> Option<PolicyValue> {
+    let lengths = endpoint.port_lengths[usize::from(direction & 1)];
+    let mut bits: u32 = 17;
+    while bits > 0 {
+        bits -= 1;
+        if lengths & (1 << bits) == 0 {
+            continue;
+        }
+        let key = PolicyKey::new(
+            slot,
+            direction,
+            protocol,
+            endpoint.id,
+            identity,
+            port,
+            bits as u8,
+        );
+        // SAFETY: as in `identity_of`: a live map value, copied out at once.
+        if let Some(v) = unsafe { BH_POLICY.get(&key) } {
+            return Some(*v);
+        }
+    }
+    None
 }
 
 #[inline(always)]

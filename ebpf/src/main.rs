@@ -53,6 +53,8 @@ mod entry {
     }
 }
 
+// SAFETY: the kernel reads the license from a `license` section by this exact symbol;
+// no Rust code refers to it, so no other item can clash with the unmangled name.
 #[cfg(target_arch = "bpf")]
 #[unsafe(no_mangle)]
 #[unsafe(link_section = "license")]

@@ -73,6 +73,12 @@ impl EbpfDataplane {
         let generation = maps.generation()?;
         let slots = maps.read_slots()?;
         let grace = Grace::new().map_err(|e| Error::io("create the grace-period map", e))?;
+        // A predecessor killed right after its flip may not have waited for packets
+        // still reading the slot that is now inactive; wait once here, before the
+        // first apply writes into that slot.
+        grace
+            .synchronize()
+            .map_err(|e| Error::io("wait for an RCU grace period", e))?;
         Ok(EbpfDataplane {
             netns: netns.to_string(),
             netns_path,

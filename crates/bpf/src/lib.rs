@@ -8,10 +8,13 @@
 //!   check. Its TC egress sees what the workload receives: its ingress check. A
 //!   connection between two local workloads is checked at both ends, like
 //!   [`Program::check`](bulkhead_compile::Program::check).
-//! - **Lookups** (per new connection): ipcache LPM (address → identity), then the
-//!   policy LPM keyed (slot, direction, protocol, endpoint, identity, port prefix) for
-//!   the peer's identity, then for the wildcard identity, then the endpoint's default.
-//!   Cost depends on key width, not on the number of rules.
+//! - **Lookups** (per new connection): the ipcache (address → identity: a hash of host
+//!   addresses, then an LPM trie of the few CIDRs), then the policy hash keyed (slot,
+//!   direction, protocol, port prefix length, endpoint, identity, port prefix) for the
+//!   peer's identity, then for the wildcard identity, at each prefix length the
+//!   endpoint uses (longest first), then the endpoint's default. Every lookup is a hash
+//!   lookup except CIDR peers, so the cost does not grow with the number of rules,
+//!   workloads or entries (an LPM trie of all entries did: its depth grows with them).
 //! - **State.** A per-check-point conntrack LRU: packets of an admitted connection,
 //!   and its replies, pass without a lookup and are counted.
 //! - **Atomic changes** ([`slot`], [`EbpfDataplane::apply`]): the policy maps hold two

@@ -17,9 +17,12 @@ use std::sync::Arc;
 
 pub struct Maps {
     pub config: Array<MapData, Config>,
+    /// Prefixes shorter than `/32`.
     pub ipcache: LpmTrie<MapData, IpcacheKey, IpcacheValue>,
+    /// Host addresses (`/32`).
+    pub hosts: HashMap<MapData, IpcacheKey, IpcacheValue>,
     pub endpoints: HashMap<MapData, EndpointKey, EndpointValue>,
-    pub policy: LpmTrie<MapData, PolicyKey, PolicyValue>,
+    pub policy: HashMap<MapData, PolicyKey, PolicyValue>,
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> Result<Map, Error> {
@@ -39,6 +42,9 @@ impl Maps {
             ipcache: take(ebpf, names::IPCACHE)?
                 .try_into()
                 .map_err(conv(names::IPCACHE))?,
+            hosts: take(ebpf, names::IPCACHE_HOSTS)?
+                .try_into()
+                .map_err(conv(names::IPCACHE_HOSTS))?,
             endpoints: take(ebpf, names::ENDPOINTS)?
                 .try_into()
                 .map_err(conv(names::ENDPOINTS))?,
@@ -68,6 +74,33 @@ impl Maps {
             .map_err(|e| Error::map("write BH_CONFIG", e))
     }
 
+    /// Writes one ipcache prefix of `slot`: a host address into the hash, any shorter
+    /// prefix into the trie.
+    pub fn set_ipcache(&mut self, slot: u8, net: &Ipv4Net, identity: u32) -> Result<(), Error> {
+        let value = IpcacheValue { identity };
+        if net.prefix_len() == 32 {
+            self.hosts
+                .insert(IpcacheKey::new(slot, net.addr().octets()), value, 0)
+                .map_err(|e| Error::map("write BH_IPCACHE_HOSTS", e))
+        } else {
+            self.ipcache
+                .insert(&ipcache_key(slot, net), value, 0)
+                .map_err(|e| Error::map("write BH_IPCACHE", e))
+        }
+    }
+
+    pub fn remove_ipcache(&mut self, slot: u8, net: &Ipv4Net) -> Result<(), Error> {
+        if net.prefix_len() == 32 {
+            self.hosts
+                .remove(&IpcacheKey::new(slot, net.addr().octets()))
+                .map_err(|e| Error::map("delete from BH_IPCACHE_HOSTS", e))
+        } else {
+            self.ipcache
+                .remove(&ipcache_key(slot, net))
+                .map_err(|e| Error::map("delete from BH_IPCACHE", e))
+        }
+    }
+
     /// Reads what both slots hold, as a restarted process finds them.
     pub fn read_slots(&self) -> Result<[Slot; 2], Error> {
         let mut slots = [Slot::default(), Slot::default()];
@@ -76,6 +109,13 @@ impl Maps {
             let (slot, net) = ipcache_from_key(&k);
             if let (Some(s), Some(net)) = (slots.get_mut(usize::from(slot)), net) {
                 s.ipcache.insert(net, v.identity);
+            }
+        }
+        for item in self.hosts.iter() {
+            let (k, v) = item.map_err(|e| Error::map("read BH_IPCACHE_HOSTS", e))?;
+            if let Some(s) = slots.get_mut(usize::from(k.slot)) {
+                s.ipcache
+                    .insert(Ipv4Net::from(Ipv4Addr::from(k.addr)), v.identity);
             }
         }
         for item in self.endpoints.iter() {
@@ -99,7 +139,7 @@ impl Maps {
     }
 }
 
-pub fn ipcache_key(slot: u8, net: &Ipv4Net) -> Key<IpcacheKey> {
+fn ipcache_key(slot: u8, net: &Ipv4Net) -> Key<IpcacheKey> {
     Key::new(
         IpcacheKey::FIXED_BITS + u32::from(net.prefix_len()),
         IpcacheKey::new(slot, net.network().octets()),
@@ -113,23 +153,27 @@ fn ipcache_from_key(k: &Key<IpcacheKey>) -> (u8, Option<Ipv4Net>) {
     (data.slot, net)
 }
 
-pub fn policy_key(slot: u8, endpoint: u32, e: &PolicyEntry) -> Key<PolicyKey> {
-    Key::new(
-        e.prefix_len(),
-        PolicyKey::new(slot, e.direction, e.protocol, endpoint, e.identity, e.port),
+pub fn policy_key(slot: u8, endpoint: u32, e: &PolicyEntry) -> PolicyKey {
+    PolicyKey::new(
+        slot,
+        e.direction,
+        e.protocol,
+        endpoint,
+        e.identity,
+        e.port,
+        e.port_bits,
     )
 }
 
-fn policy_from_key(k: &Key<PolicyKey>) -> (u8, u32, PolicyEntry) {
-    let d = k.data();
+fn policy_from_key(k: &PolicyKey) -> (u8, u32, PolicyEntry) {
     let entry = PolicyEntry {
-        direction: d.direction,
-        protocol: d.protocol,
-        identity: u32::from_be_bytes(d.identity),
-        port: u16::from_be_bytes(d.port),
-        port_bits: k.prefix_len().saturating_sub(PolicyKey::FIXED_BITS) as u8,
+        direction: k.direction,
+        protocol: k.protocol,
+        identity: u32::from_be_bytes(k.identity),
+        port: u16::from_be_bytes(k.port),
+        port_bits: k.port_bits,
     };
-    (d.slot, u32::from_be_bytes(d.endpoint), entry)
+    (k.slot, u32::from_be_bytes(k.endpoint), entry)
 }
 
 pub fn endpoint_key(slot: u8, ifindex: u32) -> EndpointKey {

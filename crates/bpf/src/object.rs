@@ -22,14 +22,22 @@ use std::mem::size_of;
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/bulkhead-tc"));
 
 /// (name, type, key size, value size, max entries) of every map, as this build
-/// declares them. LPM keys carry the trie's 4-byte prefix length.
-fn layouts() -> [(&'static str, MapType, usize, usize, u32); 7] {
+/// declares them. LPM keys carry the trie's 4-byte prefix length. A pin left by a build
+/// with other maps (say, the policy as a trie) fails this check by name, type or size.
+fn layouts() -> [(&'static str, MapType, usize, usize, u32); 8] {
     [
         (names::CONFIG, MapType::Array, 4, size_of::<Config>(), 1),
         (
             names::IPCACHE,
             MapType::LpmTrie,
             4 + size_of::<IpcacheKey>(),
+            size_of::<IpcacheValue>(),
+            2 * capacity::IPCACHE_PER_SLOT,
+        ),
+        (
+            names::IPCACHE_HOSTS,
+            MapType::Hash,
+            size_of::<IpcacheKey>(),
             size_of::<IpcacheValue>(),
             2 * capacity::IPCACHE_PER_SLOT,
         ),
@@ -42,8 +50,8 @@ fn layouts() -> [(&'static str, MapType, usize, usize, u32); 7] {
         ),
         (
             names::POLICY,
-            MapType::LpmTrie,
-            4 + size_of::<PolicyKey>(),
+            MapType::Hash,
+            size_of::<PolicyKey>(),
             size_of::<PolicyValue>(),
             2 * capacity::POLICY_PER_SLOT,
         ),

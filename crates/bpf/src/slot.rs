@@ -7,9 +7,9 @@
 //! workload's update at the cost of that workload's entries, whatever the node holds.
 
 use crate::Error;
-use crate::maps::{Maps, endpoint_key, ipcache_key, policy_key};
+use crate::maps::{Maps, endpoint_key, policy_key};
 use bulkhead_compile::ebpf::PolicyEntry;
-use bulkhead_ebpf_common::{EndpointValue, IpcacheValue, PolicyValue};
+use bulkhead_ebpf_common::{EndpointValue, PolicyValue};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -104,17 +104,13 @@ pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<
         .copied()
         .collect();
     for net in gone {
-        maps.ipcache
-            .remove(&ipcache_key(slot, &net))
-            .map_err(|e| Error::map("delete from BH_IPCACHE", e))?;
+        maps.remove_ipcache(slot, &net)?;
         have.ipcache.remove(&net);
         n.removed += 1;
     }
     for (net, &identity) in &want.ipcache {
         if have.ipcache.get(net) != Some(&identity) {
-            maps.ipcache
-                .insert(&ipcache_key(slot, net), IpcacheValue { identity }, 0)
-                .map_err(|e| Error::map("write BH_IPCACHE", e))?;
+            maps.set_ipcache(slot, net, identity)?;
             have.ipcache.insert(*net, identity);
             n.written += 1;
         }
@@ -146,7 +142,7 @@ fn policy_diff(
     for (k, v) in want {
         if cur.get(k) != Some(v) {
             maps.policy
-                .insert(&policy_key(slot, id, k), v, 0)
+                .insert(policy_key(slot, id, k), v, 0)
                 .map_err(|e| Error::map("write BH_POLICY", e))?;
             cur.insert(*k, *v);
             n.written += 1;

@@ -7,18 +7,20 @@
 //! - endpoints: per local endpoint, its interface and [`EndpointValue`].
 //! - policy: per endpoint, direction, peer identity (or the wildcard) and protocol, the
 //!   port entries, each port range cut into the prefixes that cover it
-//!   ([`prefixes::port_prefixes`]).
+//!   ([`prefixes::port_prefixes`]); the endpoint's value lists the prefix lengths in use
+//!   per direction, which are all the program has to try.
 //!
 //! **Why key policy by identity, not by address.** A peer's address is mapped to its
 //! identity once per new connection (one ipcache lookup), after which the policy lookup
 //! is an exact match on (endpoint, direction, identity, protocol) plus a longest-prefix
-//! match over the 16 port bits. Keying by address instead would multiply every rule by
+//! match over the 16 port bits (an exact hash lookup per prefix length in use). Keying by address instead would multiply every rule by
 //! the number of peer prefixes it names (each CIDR, each selected workload's address),
 //! make the entries of a rule depend on other workloads' addresses (so one workload
 //! moving would rewrite everyone's entries) and force a 2-dimensional (address, port)
 //! match, which no kernel map does in one lookup. With identities, the number of entries
-//! is the number of distinct (identity, port range) decisions, and a lookup costs two
-//! trie walks at most (the peer's entry, then the wildcard), whatever the rule count.
+//! is the number of distinct (identity, port range) decisions, and a lookup costs a few
+//! hash lookups (the peer's entry, then the wildcard, each at the prefix lengths in use),
+//! whatever the rule count or the number of entries on the node.
 //!
 //! **Endpoint ids** in keys are not the program's dense `index`: they are assigned by
 //! [`ids::assign`] and kept across applies, so adding a workload (which shifts every
@@ -72,13 +74,6 @@ pub struct PolicyEntry {
     pub port: u16,
     /// How many leading bits of `port` are matched (0..=16).
     pub port_bits: u8,
-}
-
-impl PolicyEntry {
-    /// The LPM prefix length of this entry's key.
-    pub fn prefix_len(&self) -> u32 {
-        bulkhead_ebpf_common::PolicyKey::FIXED_BITS + u32::from(self.port_bits)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,12 +157,17 @@ pub fn endpoint_maps(endpoint: &Endpoint, id: u32) -> Result<EndpointMaps, EbpfE
         }
         direction_entries(direction, table, &mut policy);
     }
+    let mut port_lengths = [0u32; 2];
+    for k in policy.keys() {
+        port_lengths[usize::from(k.direction & 1)] |= 1 << k.port_bits;
+    }
     let value = EndpointValue {
         id,
         mode: mode(endpoint.mode),
         isolated,
         _pad: [0; 2],
         default_rule,
+        port_lengths,
     };
     Ok(EndpointMaps {
         workload: endpoint.workload.clone(),

@@ -3,7 +3,8 @@
 //! - Golden files under `tests/golden/ebpf/` (the rendered maps of a hand-built program
 //!   and of every compiler golden case); `BULKHEAD_BLESS=1` rewrites them.
 //! - The maps interpreted the way the TC program reads them (ipcache longest prefix,
-//!   policy LPM for the peer's identity, then the wildcard, then the endpoint default)
+//!   policy for the peer's identity at the endpoint's prefix lengths, longest first,
+//!   then the wildcard, then the endpoint default)
 //!   agree with `DirectionProgram::lookup` on random programs from fixed seeds, at every
 //!   interesting address, protocol and port.
 
@@ -228,15 +229,34 @@ fn map_check(
         .max_by_key(|(net, _)| net.prefix_len())
         .map_or(ANY_IDENTITY, |(_, id)| *id);
     let (protocol, port) = bulkhead_ebpf_common::policy_protocol_port(protocol, port);
+    // The program's walk: exact keys at the prefix lengths the endpoint lists, longest
+    // first; it must find what a longest-prefix match over all entries finds.
+    let lengths = e.value.port_lengths[usize::from(direction)];
     let lpm = |identity: u32| -> Option<PolicyValue> {
-        e.policy
+        let walk = (0..=16u8)
+            .rev()
+            .filter(|b| lengths & (1 << b) != 0)
+            .find_map(|bits| {
+                let key = PolicyEntry {
+                    direction,
+                    protocol,
+                    identity,
+                    port: bulkhead_ebpf_common::mask_port(port, bits),
+                    port_bits: bits,
+                };
+                e.policy.get(&key).copied()
+            });
+        let longest = e
+            .policy
             .iter()
             .filter(|(k, _)| {
                 k.direction == direction && k.protocol == protocol && k.identity == identity
             })
             .filter(|(k, _)| covers(k, port))
             .max_by_key(|(k, _)| k.port_bits)
-            .map(|(_, v)| *v)
+            .map(|(_, v)| *v);
+        assert_eq!(walk, longest, "the length walk is a longest-prefix match");
+        walk
     };
     let hit = if identity != ANY_IDENTITY {
         lpm(identity)

@@ -19,20 +19,30 @@ pub mod maps;
 pub use conntrack::{CtKey, CtValue};
 pub use event::RawEvent;
 pub use maps::{
-    Config, EndpointKey, EndpointValue, IpcacheKey, IpcacheValue, PolicyKey, PolicyValue,
+    Config, EndpointKey, EndpointValue, IpcacheKey, IpcacheValue, PolicyKey, PolicyValue, mask_port,
 };
 
 /// Map names: the ELF symbols of the maps and their pin file names.
 pub mod names {
     pub const CONFIG: &str = "BH_CONFIG";
     pub const IPCACHE: &str = "BH_IPCACHE";
+    pub const IPCACHE_HOSTS: &str = "BH_IPCACHE_HOSTS";
     pub const ENDPOINTS: &str = "BH_ENDPOINTS";
     pub const POLICY: &str = "BH_POLICY";
     pub const CONNTRACK: &str = "BH_CONNTRACK";
     pub const EVENTS: &str = "BH_EVENTS";
     pub const LOST: &str = "BH_LOST";
     /// Every map the programs declare, in a fixed order.
-    pub const ALL: [&str; 7] = [CONFIG, IPCACHE, ENDPOINTS, POLICY, CONNTRACK, EVENTS, LOST];
+    pub const ALL: [&str; 8] = [
+        CONFIG,
+        IPCACHE,
+        IPCACHE_HOSTS,
+        ENDPOINTS,
+        POLICY,
+        CONNTRACK,
+        EVENTS,
+        LOST,
+    ];
     /// The program attached to a host-side veth's TC ingress: the workload's egress.
     pub const PROG_FROM_WORKLOAD: &str = "bh_from_wl";
     /// The program attached to a host-side veth's TC egress: the workload's ingress.
@@ -42,9 +52,9 @@ pub mod names {
 /// Map capacities, shared by the map definitions and by the compiler's validation, so
 /// that "the map is full" is reported before anything is written.
 pub mod capacity {
-    /// Policy LPM entries per generation slot (the map holds two slots).
+    /// Policy entries per generation slot (the map holds two slots).
     pub const POLICY_PER_SLOT: u32 = 1 << 19;
-    /// ipcache prefixes per generation slot.
+    /// ipcache prefixes per generation slot, host addresses and CIDRs each.
     pub const IPCACHE_PER_SLOT: u32 = 1 << 16;
     /// Endpoints per generation slot.
     pub const ENDPOINTS_PER_SLOT: u32 = 1 << 13;

@@ -12,8 +12,13 @@ pub struct Config {
     pub _pad: u32,
 }
 
-/// `BH_IPCACHE` LPM key data (the trie's 4-byte prefix length precedes it): the slot,
-/// then the IPv4 address. A prefix `a.b.c.d/n` is stored with prefix length `32 + n`.
+/// An ipcache key: the slot, then the IPv4 address. Host addresses (`/32`, every
+/// workload's) are exact keys of the `BH_IPCACHE_HOSTS` hash; shorter prefixes are
+/// `BH_IPCACHE` LPM key data (the trie's 4-byte prefix length precedes it), where
+/// `a.b.c.d/n` is stored with prefix length `32 + n`. A `/32` is the longest prefix
+/// there is, so "hash first, then the trie" is exactly the longest-prefix match, and
+/// the trie holds only the few CIDRs policies name: the lookup cost of a workload's
+/// address does not grow with the number of workloads.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IpcacheKey {
@@ -64,6 +69,10 @@ pub struct EndpointValue {
     pub _pad: [u8; 2],
     /// The rule reported by an isolated direction's default deny, indexed by `DIR_*`.
     pub default_rule: [u32; 2],
+    /// Per `DIR_*`: bit `b` set when some policy entry of this endpoint and direction
+    /// matches the port's leading `b` bits (`0..=16`). The program looks up only these
+    /// lengths, longest first.
+    pub port_lengths: [u32; 2],
 }
 
 impl EndpointValue {
@@ -73,10 +82,15 @@ impl EndpointValue {
     }
 }
 
-/// `BH_POLICY` LPM key data, in match order: slot, direction, protocol, endpoint id,
-/// peer identity, then the port. Everything up to the port is always matched exactly
-/// ([`Self::FIXED_BITS`]); a port range is stored as the few prefixes covering it, so
-/// one lookup answers any range at a cost independent of the number of rules.
+/// `BH_POLICY` hash key: slot, direction, protocol, the port prefix's length, endpoint
+/// id, peer identity and the port with its bits beyond the prefix cleared.
+///
+/// A port range is stored as the few aligned prefixes covering it, each an exact key.
+/// The program tries only the prefix lengths the endpoint uses
+/// ([`EndpointValue::port_lengths`]), longest first, so the first hit is the longest
+/// matching prefix: the semantics of a longest-prefix match, at the cost of one hash
+/// lookup per length in use (one or two for single ports and "any port"), whatever
+/// the number of entries on the node.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PolicyKey {
@@ -84,22 +98,18 @@ pub struct PolicyKey {
     pub direction: u8,
     /// IP protocol number (6, 17, 132), or 0 for every other protocol.
     pub protocol: u8,
-    pub _pad: u8,
+    /// How many leading bits of `port` are matched (0..=16).
+    pub port_bits: u8,
     /// Big-endian endpoint id.
     pub endpoint: [u8; 4],
     /// Big-endian peer identity; [`crate::ANY_IDENTITY`] holds the wildcard entries.
     pub identity: [u8; 4],
-    /// Big-endian port; 0 for protocol 0.
+    /// Big-endian port, masked to its leading `port_bits` bits; 0 for protocol 0.
     pub port: [u8; 2],
-    pub _pad2: [u8; 2],
+    pub _pad: [u8; 2],
 }
 
 impl PolicyKey {
-    /// Bits matched exactly: everything before the port.
-    pub const FIXED_BITS: u32 = 96;
-    /// A single port: the fixed bits and all 16 port bits.
-    pub const FULL_BITS: u32 = Self::FIXED_BITS + 16;
-
     #[inline(always)]
     pub const fn new(
         slot: u8,
@@ -108,17 +118,30 @@ impl PolicyKey {
         endpoint: u32,
         identity: u32,
         port: u16,
+        port_bits: u8,
     ) -> Self {
         Self {
             slot,
             direction,
             protocol,
-            _pad: 0,
+            port_bits,
             endpoint: endpoint.to_be_bytes(),
             identity: identity.to_be_bytes(),
-            port: port.to_be_bytes(),
-            _pad2: [0; 2],
+            port: mask_port(port, port_bits).to_be_bytes(),
+            _pad: [0; 2],
         }
+    }
+}
+
+/// `port` with all but its leading `bits` bits cleared.
+#[inline(always)]
+pub const fn mask_port(port: u16, bits: u8) -> u16 {
+    if bits == 0 {
+        0
+    } else if bits >= 16 {
+        port
+    } else {
+        port & !(u16::MAX >> bits)
     }
 }
 
@@ -137,7 +160,7 @@ const _: () = {
     assert!(core::mem::align_of::<IpcacheKey>() == 1);
     assert!(core::mem::size_of::<IpcacheValue>() == 4);
     assert!(core::mem::size_of::<EndpointKey>() == 8);
-    assert!(core::mem::size_of::<EndpointValue>() == 16);
+    assert!(core::mem::size_of::<EndpointValue>() == 24);
     assert!(core::mem::size_of::<PolicyKey>() == 16);
     assert!(core::mem::align_of::<PolicyKey>() == 1);
     assert!(core::mem::size_of::<PolicyValue>() == 8);

@@ -75,6 +75,123 @@ pub struct EventRun {
     pub seconds: f64,
 }
 
+/// Per-flow records, as an agent keeps them: packets and bytes per
+/// (source, destination, ports, protocol, rule).
+#[derive(Default)]
+pub struct Aggregate {
+    map: HashMap<FlowKey, (u64, u64)>,
+}
+
+impl Aggregate {
+    fn raw(&mut self, e: &bulkhead_ebpf_common::RawEvent) {
+        let slot = self
+            .map
+            .entry((
+                u32::from_be_bytes(e.saddr),
+                u32::from_be_bytes(e.daddr),
+                e.sport,
+                e.dport,
+                e.protocol,
+                e.rule,
+            ))
+            .or_default();
+        slot.0 += 1;
+        slot.1 += u64::from(e.bytes);
+    }
+
+    fn event(&mut self, e: &FlowEvent) {
+        let slot = self
+            .map
+            .entry((
+                u32::from(e.src),
+                u32::from(e.dst),
+                e.src_port,
+                e.dst_port,
+                e.protocol,
+                e.rule,
+            ))
+            .or_default();
+        slot.0 += e.packets;
+        slot.1 += e.bytes;
+    }
+
+    /// Reads what the ring holds now into the records; returns how many events.
+    fn read(&mut self, flows: &mut EbpfFlows, out: &mut Vec<FlowEvent>, events: bool) -> usize {
+        if events {
+            out.clear();
+            flows.poll(out, Duration::from_millis(1)).expect("poll");
+            for e in out.iter() {
+                self.event(e);
+            }
+            out.len()
+        } else {
+            flows.drain_raw(|e| self.raw(e))
+        }
+    }
+}
+
+fn program_fd(dp: &mut EbpfDataplane) -> std::os::fd::OwnedFd {
+    dp.program(Hook::FromWorkload)
+        .expect("program")
+        .fd()
+        .expect("program fd")
+        .as_fd()
+        .try_clone_to_owned()
+        .expect("dup")
+}
+
+fn denied_packets(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<Vec<u8>> {
+    (0..64)
+        .map(|i| tcp_packet(src, dst, 40_000 + i, 9999, SYN))
+        .collect()
+}
+
+/// The reader alone: `fills` times, the program fills the ring with `per_fill` events
+/// while nobody reads, then the ring is drained into per-flow records, timed. Returns
+/// the events read, the seconds spent reading them, and the events lost meanwhile.
+pub fn reader_rate(
+    dp: &mut EbpfDataplane,
+    topo: &Topo,
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    ifindex: u32,
+    fills: usize,
+    per_fill: u32,
+    events: bool,
+) -> EventRun {
+    let mut flows = EbpfFlows::open(&topo.node.name).expect("open flows");
+    drain(&mut flows);
+    let lost_before = flows.lost();
+    let fd = program_fd(dp);
+    let packets = denied_packets(src, dst);
+    let mut agg = Aggregate::default();
+    let mut out: Vec<FlowEvent> = Vec::with_capacity(1 << 16);
+    let (mut consumed, mut seconds) = (0u64, 0.0);
+    for _ in 0..fills {
+        // 64 flows, a batch each; together `per_fill` events.
+        for (j, p) in packets.iter().enumerate() {
+            let n = per_fill / 64 + u32::from((j as u32) < per_fill % 64);
+            let (fd, p) = (&fd, p.clone());
+            topo.node
+                .run(move || sys::test_run(fd, &p, ifindex, n).expect("BPF_PROG_TEST_RUN"));
+        }
+        let start = Instant::now();
+        loop {
+            let n = agg.read(&mut flows, &mut out, events);
+            if n == 0 {
+                break;
+            }
+            consumed += n as u64;
+        }
+        seconds += start.elapsed().as_secs_f64();
+    }
+    EventRun {
+        produced_runs: u64::from(per_fill) * fills as u64,
+        consumed,
+        lost: flows.lost() - lost_before,
+        records: agg.map.len(),
+        seconds,
+    }
+}
 /// Denied packets (64 different source ports) run through the program `total` times
 /// on one thread while this thread drains the ring and aggregates per flow; with
 /// `events` the records go through [`FlowSource::poll`] as [`FlowEvent`]s.
@@ -90,16 +207,8 @@ pub fn event_path(
     let mut flows = EbpfFlows::open(&topo.node.name).expect("open flows");
     drain(&mut flows);
     let lost_before = flows.lost();
-    let prog = dp.program(Hook::FromWorkload).expect("program");
-    let fd = prog
-        .fd()
-        .expect("program fd")
-        .as_fd()
-        .try_clone_to_owned()
-        .expect("dup");
-    let packets: Vec<Vec<u8>> = (0..64)
-        .map(|i| tcp_packet(src, dst, 40_000 + i, 9999, SYN))
-        .collect();
+    let fd = program_fd(dp);
+    let packets = denied_packets(src, dst);
     let done = Arc::new(AtomicBool::new(false));
     let finished = done.clone();
     let node = topo.node.path();
@@ -120,47 +229,12 @@ pub fn event_path(
         finished.store(true, Ordering::Release);
         runs
     });
-    let mut agg: HashMap<FlowKey, (u64, u64)> = HashMap::new();
+    let mut agg = Aggregate::default();
     let mut consumed = 0u64;
     let mut out: Vec<FlowEvent> = Vec::with_capacity(1 << 16);
     loop {
         let last = done.load(Ordering::Acquire);
-        let n = if events {
-            out.clear();
-            flows
-                .poll(&mut out, Duration::from_millis(1))
-                .expect("poll");
-            for e in &out {
-                let slot = agg
-                    .entry((
-                        u32::from(e.src),
-                        u32::from(e.dst),
-                        e.src_port,
-                        e.dst_port,
-                        e.protocol,
-                        e.rule,
-                    ))
-                    .or_default();
-                slot.0 += e.packets;
-                slot.1 += e.bytes;
-            }
-            out.len()
-        } else {
-            flows.drain_raw(|e| {
-                let slot = agg
-                    .entry((
-                        u32::from_be_bytes(e.saddr),
-                        u32::from_be_bytes(e.daddr),
-                        e.sport,
-                        e.dport,
-                        e.protocol,
-                        e.rule,
-                    ))
-                    .or_default();
-                slot.0 += 1;
-                slot.1 += u64::from(e.bytes);
-            })
-        };
+        let n = agg.read(&mut flows, &mut out, events);
         consumed += n as u64;
         if last && n == 0 {
             break;
@@ -172,7 +246,7 @@ pub fn event_path(
         produced_runs,
         consumed,
         lost: flows.lost() - lost_before,
-        records: agg.len(),
+        records: agg.map.len(),
         seconds,
     }
 }

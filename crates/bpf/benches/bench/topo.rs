@@ -100,10 +100,10 @@ impl Topo {
         };
         let client = mk("cli", client_ip);
         let server = mk("srv", server_ip);
-        // One `ip -batch` for all dummies: thousands of links in about a second.
+        // One `ip -batch` for all placeholder interfaces: thousands of links in about a second.
         let batch: String = dummies
             .iter()
-            .map(|d| format!("link add {d} type dummy\n"))
+            .map(|d| format!("link add {d} type ifb\n"))
             .collect();
         let path = std::env::temp_dir().join(format!("bhbb-{tag}.batch"));
         std::fs::write(&path, batch).expect("write batch");
@@ -169,6 +169,21 @@ impl Topo {
             .as_f64()
             .unwrap_or(0.0)
             / 1e9
+    }
+
+    /// Whether the client can open a TCP connection to the server on `port` (a
+    /// listener is started for the attempt), within 300 ms.
+    pub fn reaches(&self, port: u16) -> bool {
+        let dst = SocketAddrV4::new(self.server_ip, port);
+        let l = self
+            .server
+            .run(|| TcpListener::bind(dst))
+            .expect("listener");
+        let ok = self
+            .client
+            .run(|| TcpStream::connect_timeout(&dst.into(), Duration::from_millis(300)).is_ok());
+        drop(l);
+        ok
     }
 
     /// New TCP connections per second (connect, then reset) over one second.
