@@ -4,18 +4,17 @@ use crate::attach;
 use crate::maps::Maps;
 use crate::object;
 use crate::pins::{Lock, PinDir};
-use crate::slot::{self, Entries, Slot};
+use crate::slot::{self, Slot};
 use crate::sys::Grace;
+use crate::watch::LinkWatch;
 use crate::{Error, pins};
 use aya::Ebpf;
-use bulkhead_compile::ebpf::{self as entries, check_capacity};
-use bulkhead_compile::{Endpoint, Program};
+use bulkhead_compile::Program;
 use bulkhead_dataplane::{ApplyReport, Dataplane, netns};
-use bulkhead_ebpf_common::{EndpointValue, capacity, names};
+use bulkhead_ebpf_common::names;
 use bulkhead_policy::WorkloadId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long [`EbpfDataplane::open`] waits for a previous owner to let go.
@@ -37,21 +36,29 @@ pub struct EbpfDataplane {
     cache: BTreeMap<WorkloadId, Cached>,
     /// Interfaces whose two links are known to run this process's programs.
     attached: BTreeMap<String, u32>,
+    /// Link changes in the node since `attached` was last checked against it.
+    watch: LinkWatch,
+    /// Set while a resolve is under way: one that failed must be done again.
+    links_dirty: bool,
     removed: bool,
+    phases: Phases,
     _lock: Lock,
 }
 
-struct Cached {
-    endpoint: Endpoint,
-    id: u32,
-    value: EndpointValue,
-    entries: Arc<Entries>,
+/// Where the last apply spent its time until the new generation was in force.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Resolving interfaces in the node and attaching programs to new ones.
+    pub attach: Duration,
+    /// Computing the slot's desired contents (reusing unchanged endpoints' entries).
+    pub plan: Duration,
+    /// Writing the differences into the inactive slot, and the flip.
+    pub write: Duration,
 }
 
-/// Whether two endpoints give the same map entries (the dense index does not matter).
-fn same_entries(a: &Endpoint, b: &Endpoint) -> bool {
-    a.interface == b.interface && a.mode == b.mode && a.ingress == b.ingress && a.egress == b.egress
-}
+mod plan;
+
+use plan::Cached;
 
 impl EbpfDataplane {
     /// Loads the programs against the node's pinned maps (taking over what a previous
@@ -73,6 +80,9 @@ impl EbpfDataplane {
         let generation = maps.generation()?;
         let slots = maps.read_slots()?;
         let grace = Grace::new().map_err(|e| Error::io("create the grace-period map", e))?;
+        let watch = netns::run_in(&netns_path, LinkWatch::here)
+            .and_then(|r| r)
+            .map_err(|e| Error::io("watch the node's links", e))?;
         // A predecessor killed right after its flip may not have waited for packets
         // still reading the slot that is now inactive; wait once here, before the
         // first apply writes into that slot.
@@ -91,7 +101,10 @@ impl EbpfDataplane {
             slots,
             cache: BTreeMap::new(),
             attached: BTreeMap::new(),
+            watch,
+            links_dirty: true,
             removed: false,
+            phases: Phases::default(),
             _lock: lock,
         })
     }
@@ -119,6 +132,11 @@ impl EbpfDataplane {
         &self.dir
     }
 
+    /// Where the last apply spent its time.
+    pub fn last_phases(&self) -> Phases {
+        self.phases
+    }
+
     /// The generation in force.
     pub fn generation(&self) -> u32 {
         self.generation
@@ -136,133 +154,6 @@ impl EbpfDataplane {
             pins::Hook::ToWorkload => names::PROG_TO_WORKLOAD,
         };
         object::program_mut(&mut self.ebpf, name).map(|p| &*p)
-    }
-
-    /// The slot contents `program` asks for, with endpoints keyed by `ifindexes`.
-    fn desired(
-        &mut self,
-        program: &Program,
-        ifindexes: &BTreeMap<String, u32>,
-    ) -> Result<Slot, Error> {
-        let active = &self.slots[(self.generation & 1) as usize];
-        let mut previous = BTreeMap::new();
-        for e in &program.endpoints {
-            let known = self.cache.get(&e.workload).map(|c| c.id).or_else(|| {
-                let ifindex = e.interface.as_ref().and_then(|i| ifindexes.get(i))?;
-                active.endpoints.get(ifindex).map(|v| v.id)
-            });
-            if let Some(id) = known {
-                previous.insert(e.workload.clone(), id);
-            }
-        }
-        let ids = entries::assign_ids(&previous, program);
-        let mut want = Slot {
-            ipcache: entries::ipcache(program),
-            ..Slot::default()
-        };
-        let mut owner: BTreeMap<u32, &WorkloadId> = BTreeMap::new();
-        let mut cache = BTreeMap::new();
-        for e in &program.endpoints {
-            let id =
-                ids.get(&e.workload)
-                    .copied()
-                    .ok_or_else(|| entries::EbpfError::NoEndpointId {
-                        workload: e.workload.clone(),
-                    })?;
-            let reuse = self
-                .cache
-                .remove(&e.workload)
-                .filter(|c| c.id == id && same_entries(&c.endpoint, e));
-            let c = match reuse {
-                Some(c) => c,
-                None => {
-                    let m = entries::endpoint_maps(e, id)?;
-                    Cached {
-                        endpoint: e.clone(),
-                        id,
-                        value: m.value,
-                        entries: Arc::new(m.policy),
-                    }
-                }
-            };
-            let interface = e.interface.as_deref().unwrap_or_default();
-            let ifindex = *ifindexes.get(interface).ok_or_else(|| Error::NoInterface {
-                interface: interface.to_string(),
-                netns: self.netns.clone(),
-            })?;
-            if let Some(first) = owner.insert(ifindex, &e.workload) {
-                return Err(Error::SharedInterface {
-                    interface: interface.to_string(),
-                    first: first.to_string(),
-                    second: e.workload.to_string(),
-                });
-            }
-            want.endpoints.insert(ifindex, c.value);
-            want.policy.insert(id, Arc::clone(&c.entries));
-            cache.insert(e.workload.clone(), c);
-        }
-        self.cache = cache;
-        check_capacity("ipcache", want.ipcache.len(), capacity::IPCACHE_PER_SLOT)?;
-        check_capacity(
-            "endpoints",
-            want.endpoints.len(),
-            capacity::ENDPOINTS_PER_SLOT,
-        )?;
-        check_capacity("policy", want.policy_entries(), capacity::POLICY_PER_SLOT)?;
-        Ok(want)
-    }
-
-    /// Inside the node's namespace: resolves every endpoint's interface and makes sure
-    /// the programs run on all of them.
-    fn resolve_and_attach(&mut self, program: &Program) -> Result<BTreeMap<String, u32>, Error> {
-        let mut wanted = Vec::new();
-        for e in &program.endpoints {
-            let interface = e
-                .interface
-                .clone()
-                .ok_or_else(|| entries::EbpfError::NoInterface {
-                    workload: e.workload.clone(),
-                })?;
-            wanted.push(interface);
-        }
-        let EbpfDataplane {
-            ebpf,
-            dir,
-            attached,
-            prog_ids,
-            netns,
-            netns_path,
-            ..
-        } = self;
-        let prog_ids = *prog_ids;
-        let run = || -> Result<BTreeMap<String, u32>, Error> {
-            let all = nix::net::if_::if_nameindex()
-                .map_err(|e| Error::io("list interfaces", e.into()))?;
-            let index: BTreeMap<String, u32> = all
-                .iter()
-                .map(|i| (i.name().to_string_lossy().to_string(), i.index()))
-                .collect();
-            let mut found = BTreeMap::new();
-            for name in wanted {
-                let ifindex = *index.get(&name).ok_or_else(|| Error::NoInterface {
-                    interface: name.clone(),
-                    netns: netns.clone(),
-                })?;
-                found.insert(name, ifindex);
-            }
-            let new: BTreeMap<String, u32> = found
-                .iter()
-                .filter(|(n, i)| attached.get(*n) != Some(*i))
-                .map(|(n, i)| (n.clone(), *i))
-                .collect();
-            attach::ensure(ebpf, dir, &new, prog_ids)?;
-            attached.extend(new);
-            Ok(found)
-        };
-        netns::run_in(netns_path, run).map_err(|source| Error::Netns {
-            path: netns_path.display().to_string(),
-            source,
-        })?
     }
 }
 
@@ -288,13 +179,20 @@ impl Dataplane for EbpfDataplane {
         // are absent from the active slot, which the programs treat as "not enforced",
         // exactly what the old program says about them.
         let ifindexes = self.resolve_and_attach(program)?;
+        let resolved = start.elapsed();
         let want = self.desired(program, &ifindexes)?;
+        let planned = start.elapsed();
         let next = next_generation(self.generation);
         let s = (next & 1) as usize;
         let counts = slot::write(&mut self.maps, s as u8, &mut self.slots[s], &want)?;
         self.maps.set_generation(next)?;
         self.generation = next;
         let duration = start.elapsed();
+        self.phases = Phases {
+            attach: resolved,
+            plan: planned - resolved,
+            write: duration - planned,
+        };
         // Packets that read the old generation may still be looking at the old slot:
         // wait them out, then bring that slot in line for the next apply.
         self.grace

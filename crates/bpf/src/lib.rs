@@ -39,10 +39,11 @@ mod object;
 pub mod pins;
 mod slot;
 pub mod sys;
+mod watch;
 
 pub use conntrack::{Connection, connections};
 pub use counted::CountedFlows;
-pub use dataplane::{EbpfDataplane, remove_pins};
+pub use dataplane::{EbpfDataplane, Phases, remove_pins};
 pub use flows::{EbpfFlows, decode};
 pub use pins::{Hook, PinDir};
 
@@ -64,16 +65,6 @@ pub enum Error {
     Program {
         what: String,
         source: aya::programs::ProgramError,
-    },
-    #[error("{what}: {source}")]
-    Link {
-        what: String,
-        source: aya::programs::links::LinkError,
-    },
-    #[error("{what}: {source}")]
-    Pin {
-        what: String,
-        source: aya::pin::PinError,
     },
     #[error("cannot enter network namespace {path}: {source}")]
     Netns { path: String, source: io::Error },
@@ -116,18 +107,6 @@ impl Error {
     }
     pub(crate) fn program(what: impl Into<String>, source: aya::programs::ProgramError) -> Error {
         Error::Program {
-            what: what.into(),
-            source,
-        }
-    }
-    pub(crate) fn link(what: impl Into<String>, source: aya::programs::links::LinkError) -> Error {
-        Error::Link {
-            what: what.into(),
-            source,
-        }
-    }
-    pub(crate) fn pin(what: impl Into<String>, source: aya::pin::PinError) -> Error {
-        Error::Pin {
             what: what.into(),
             source,
         }

@@ -1,7 +1,8 @@
-//! The few `bpf(2)` commands aya 0.14 does not expose: reading a TCX link's interface,
-//! waiting for an RCU grace period, and `BPF_PROG_TEST_RUN` for tc programs. Each is a
-//! plain syscall on a zeroed, 8-byte aligned `union bpf_attr` image whose field offsets
-//! come from `include/uapi/linux/bpf.h` (stable ABI).
+//! The few `bpf(2)` commands aya 0.14 does not expose, or not in a form that can run on
+//! several threads at once: reading a TCX link's interface, creating, updating and
+//! pinning TCX links, waiting for an RCU grace period, and `BPF_PROG_TEST_RUN` for tc
+//! programs. Each is a plain syscall on a zeroed, 8-byte aligned `union bpf_attr` image
+//! whose field offsets come from `include/uapi/linux/bpf.h` (stable ABI).
 
 use std::ffi::CString;
 use std::io;
@@ -10,9 +11,12 @@ use std::path::Path;
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_OBJ_PIN: libc::c_long = 6;
 const BPF_OBJ_GET: libc::c_long = 7;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_LINK_CREATE: libc::c_long = 28;
+const BPF_LINK_UPDATE: libc::c_long = 29;
 
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
@@ -74,6 +78,44 @@ pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
     let mut a = Attr::new();
     a.u64(0, c.as_ptr() as u64);
     a.call(BPF_OBJ_GET, "BPF_OBJ_GET").map(owned)
+}
+
+/// Creates a TCX link running `prog` on interface `ifindex` (of the calling thread's
+/// network namespace) at `attach_type` (`BPF_TCX_INGRESS`/`BPF_TCX_EGRESS`), after the
+/// programs already there.
+pub fn tcx_link_create(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    attach_type: u32,
+) -> io::Result<OwnedFd> {
+    // link_create: prog_fd@0 target_ifindex@4 attach_type@8 flags@12; the tcx union
+    // (relative fd/id, expected revision) left zero: append, whatever the revision.
+    let mut a = Attr::new();
+    a.u32(0, prog.as_raw_fd() as u32)
+        .u32(4, ifindex)
+        .u32(8, attach_type);
+    a.call(BPF_LINK_CREATE, "BPF_LINK_CREATE").map(owned)
+}
+
+/// Replaces the program of a link, atomically for the packets that pass it.
+pub fn link_update(link: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
+    // link_update: link_fd@0 new_prog_fd@4 flags@8 old_prog_fd@12.
+    let mut a = Attr::new();
+    a.u32(0, link.as_raw_fd() as u32)
+        .u32(4, prog.as_raw_fd() as u32);
+    a.call(BPF_LINK_UPDATE, "BPF_LINK_UPDATE")?;
+    Ok(())
+}
+
+/// Pins an object (here: a link) at `path` on bpffs.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // obj_pin: pathname@0 bpf_fd@8.
+    let mut a = Attr::new();
+    a.u64(0, c.as_ptr() as u64).u32(8, fd.as_raw_fd() as u32);
+    a.call(BPF_OBJ_PIN, "BPF_OBJ_PIN")?;
+    Ok(())
 }
 
 /// What the kernel says about a link.

@@ -65,23 +65,33 @@ fn privileged_events_that_find_the_ring_full_are_counted() {
         "the program dropped the packet (TC_ACT_SHOT)"
     );
 
-    let mut read = 0u64;
-    let mut wrong = 0u64;
+    // The workloads' own kernels may send a packet or two meanwhile (a's egress denies
+    // everything, so those are events too): tell ours apart by their ports.
+    let (mut ours, mut strays, mut wrong) = (0u64, 0u64, 0u64);
     while flows.drain_raw(|e| {
-        read += 1;
-        if (e.kind, e.outcome, e.rule, e.generation)
+        if (e.protocol, e.sport, e.dport) != (6, 40_000, 80) {
+            strays += 1;
+        } else if (e.kind, e.outcome, e.rule, e.generation)
             != (EVENT_VERDICT, OUTCOME_DENIED, 9, generation)
         {
             wrong += 1;
+        } else {
+            ours += 1;
         }
     }) > 0
     {}
     let lost = flows.lost() - lost_before;
-    eprintln!("{runs} events produced: {read} read, {lost} counted as lost");
+    eprintln!("{runs} events produced: {ours} read, {lost} counted as lost ({strays} others read)");
     assert_eq!(wrong, 0, "every event is the denied SYN with its rule");
     assert!(lost > 0, "the ring overflowed, so some events were lost");
-    assert!(read > 0 && read <= fits);
-    assert_eq!(read + lost, u64::from(runs), "every event read or counted");
+    assert!(ours > 0 && ours <= fits);
+    // Every event was read or counted: the lost ones are ours, plus at most a few
+    // strays (a handful is read; as many may have been lost).
+    let runs = u64::from(runs);
+    assert!(
+        ours + lost >= runs && ours + lost <= runs + 16,
+        "{ours} read + {lost} lost ≠ {runs} produced"
+    );
 
     // Once the ring has room again, events flow and the count stays where it was.
     assert!(!node.tcp_once("a", "b", 80, std::time::Duration::from_millis(300)));

@@ -239,6 +239,11 @@ pub fn event_path(
         if last && n == 0 {
             break;
         }
+        if n == 0 && !events {
+            // Sleep until the ring has data, as a reader must on 2 shared cores
+            // (`FlowSource::poll` does this itself).
+            flows.wait(Duration::from_millis(1)).expect("wait");
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
     let produced_runs = producer.join().expect("producer");

@@ -1,6 +1,6 @@
 //! Endpoint ids that survive applies.
 
-use crate::program::Program;
+use crate::program::{Endpoint, Program};
 use bulkhead_policy::WorkloadId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,25 +12,35 @@ pub fn assign(
     previous: &BTreeMap<WorkloadId, u32>,
     program: &Program,
 ) -> BTreeMap<WorkloadId, u32> {
-    let mut out = BTreeMap::new();
+    let ids = assign_in_order(program, |e| previous.get(&e.workload).copied());
+    program
+        .endpoints
+        .iter()
+        .map(|e| e.workload.clone())
+        .zip(ids)
+        .collect()
+}
+
+/// [`assign`] with the previous ids asked of `previous` and the result in the order of
+/// `program.endpoints`: no workload id is copied, which matters when one workload's
+/// update must not cost a pass of allocations over a thousand others.
+pub fn assign_in_order(program: &Program, previous: impl Fn(&Endpoint) -> Option<u32>) -> Vec<u32> {
     let mut used = BTreeSet::new();
-    for e in &program.endpoints {
-        if let Some(&id) = previous.get(&e.workload)
-            && used.insert(id)
-        {
-            out.insert(e.workload.clone(), id);
-        }
-    }
+    let kept: Vec<Option<u32>> = program
+        .endpoints
+        .iter()
+        .map(|e| previous(e).filter(|&id| used.insert(id)))
+        .collect();
     let mut next = 0u32;
-    for e in &program.endpoints {
-        if out.contains_key(&e.workload) {
-            continue;
-        }
-        while used.contains(&next) {
-            next += 1;
-        }
-        used.insert(next);
-        out.insert(e.workload.clone(), next);
-    }
-    out
+    kept.into_iter()
+        .map(|k| {
+            k.unwrap_or_else(|| {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                used.insert(next);
+                next
+            })
+        })
+        .collect()
 }
