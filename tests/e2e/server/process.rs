@@ -43,8 +43,15 @@ impl ServerProcess {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        // The address is on the line that says where it listens; a line about the
+        // web UI may come first.
         let mut first = String::new();
-        stderr.read_line(&mut first).unwrap();
+        for _ in 0..5 {
+            first.clear();
+            if stderr.read_line(&mut first).unwrap() == 0 || first.contains("http://") {
+                break;
+            }
+        }
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         let addr = first
