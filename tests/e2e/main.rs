@@ -10,6 +10,7 @@
 //! Run: `cargo test -p bulkhead --test e2e` (add `-- privileged_lab` to filter).
 
 mod agent;
+mod docker;
 mod ebpf;
 mod ebpf_conformance;
 mod ebpf_continuity;

@@ -1,14 +1,16 @@
 //! Workload sources behind one trait: where a node agent learns which workloads run on
-//! its node. The lab is the first source; Docker and Kubernetes implement the same
-//! [`WorkloadSource`] later.
+//! its node: the lab ([`LabSource`]) and a Docker engine ([`DockerSource`]); Kubernetes
+//! will implement the same [`WorkloadSource`].
 //!
 //! The trait is deliberately narrow: a full snapshot, and a way to wait for the next
 //! change. Agents always report whole snapshots (the server replaces a node's part of
 //! the inventory with each report), so a source never needs to compute deltas, and a
 //! missed notification costs only latency, never correctness.
 
+pub mod docker;
 mod lab;
 
+pub use docker::{DockerConfig, DockerSource};
 pub use lab::LabSource;
 
 use bulkhead_policy::{Workload, WorkloadId};
@@ -64,4 +66,10 @@ pub enum Error {
     },
     #[error("{lab}: the lab has several nodes ({known}); choose one with --node")]
     NodeRequired { lab: String, known: String },
+    #[error("docker engine at {socket}: {what}: {message}")]
+    Docker {
+        socket: String,
+        what: String,
+        message: String,
+    },
 }

@@ -19,12 +19,14 @@
 //! - [`run`]: the `bulkhead` binary ([`bulkhead`], [`Run`]).
 //! - [`labs`]: lab files with unique names ([`TestLab`]) and the [`LabGuard`].
 //! - [`probe`]: probe JSON as a comparable map ([`ProbeMap`], [`parse_probe`]).
+//! - [`docker`]: a `dockerd` of the test's own in a fresh namespace ([`docker::DockerEngine`]).
 //! - [`system`]: what is left on the machine (namespaces, daemons), running commands and
 //!   sockets inside a namespace.
 
 // Each test module uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod docker;
 pub mod labs;
 pub mod probe;
 pub mod run;
