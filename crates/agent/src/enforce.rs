@@ -5,6 +5,7 @@ use crate::Error;
 use crate::context::Context;
 use bulkhead_api::DesiredState;
 use bulkhead_compile::{Input, Program, compile};
+use bulkhead_dataplane::Guard;
 use bulkhead_policy::{Inventory, Mode, PolicySet, WorkloadId};
 use bulkhead_runtime::Snapshot;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,4 +58,20 @@ pub fn plan(node: &str, d: &DesiredState, snap: &Snapshot) -> Result<(Program, C
     })?;
     let ctx = Context::new(node, inventory, policies, d.modes.clone(), d.default_mode);
     Ok((program, ctx))
+}
+
+/// The unknown-address guard for `snap`'s guarded ranges: every address of a workload
+/// the program knows (local or on another node) and of the node is known.
+pub fn guard(snap: &Snapshot, ctx: &Context) -> Guard {
+    let mut known: BTreeSet<std::net::Ipv4Addr> = ctx
+        .inventory
+        .workloads
+        .iter()
+        .flat_map(|w| w.ips.iter().copied())
+        .collect();
+    known.extend(ctx.inventory.host_ips.iter().copied());
+    Guard {
+        ranges: snap.guarded.clone(),
+        known,
+    }
 }

@@ -121,6 +121,7 @@ pub fn run(
             config.poll_wait + Duration::from_secs(10),
         ),
         poll_wait: config.poll_wait,
+        warned: false,
     };
     // Enforce what was last desired before anything else: the server may be away.
     let initial = control.state.load_desired().unwrap_or_default();
@@ -181,6 +182,8 @@ struct Control {
     desired: Option<DesiredState>,
     channel: Channel,
     poll_wait: Duration,
+    /// Whether the missing guard was logged already.
+    warned: bool,
 }
 
 impl Control {
@@ -189,6 +192,15 @@ impl Control {
     fn enforce(&mut self, d: &DesiredState) {
         let snap = lock(&self.shared.snapshot).clone();
         let result = plan(&self.shared.node, d, &snap).and_then(|(program, ctx)| {
+            let guard = crate::enforce::guard(&snap, &ctx);
+            if !self.dataplane.set_guard(&guard) && !guard.ranges.is_empty() && !self.warned {
+                self.warned = true;
+                tracing::warn!(
+                    "the {} backend has no unknown-address guard: a new workload's own \
+                     rules apply once the agent knows it, not before",
+                    self.dataplane.name()
+                );
+            }
             let report = self.dataplane.apply(&program)?;
             Ok((program, ctx, report))
         });

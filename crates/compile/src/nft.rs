@@ -68,11 +68,16 @@
 //! programs ([`ids`]), reuses each endpoint's elements when the endpoint's tables did not
 //! change, and keeps map sizes, so that [`diff`] between two rulesets touches only the
 //! endpoints whose rules changed.
+//!
+//! Optionally, [`guard`] drops traffic of addresses not known yet on ranges where all
+//! addresses should be known (container bridges), so a container started before the
+//! agent heard of it is not let through.
 
 mod build;
 pub mod decision;
 mod diff;
 mod endpoint;
+pub mod guard;
 pub mod ids;
 mod intervals;
 mod ir;

@@ -38,6 +38,23 @@ pub trait Dataplane {
 
     /// Removes everything this backend put in the kernel. Idempotent.
     fn remove(&mut self) -> Result<(), Error>;
+
+    /// The unknown-address guard (see `bulkhead_compile::nft::guard`): from the next
+    /// apply on, traffic from or to an address inside `guard.ranges` that is not in
+    /// `guard.known` is dropped. Returns false if this backend has no such guard (then
+    /// such traffic meets only the rules of the workloads it is known to reach).
+    fn set_guard(&mut self, guard: &Guard) -> bool {
+        let _ = guard;
+        false
+    }
+}
+
+/// Address ranges on which every address in use should be a known workload's or the
+/// node's (container bridges), and the addresses known now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guard {
+    pub ranges: Vec<ipnet::Ipv4Net>,
+    pub known: std::collections::BTreeSet<std::net::Ipv4Addr>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use crate::socket::Socket;
 use crate::{Error, encode};
 use bulkhead_compile::Program;
 use bulkhead_compile::nft::{self, Builder, Ruleset, Stamps};
-use bulkhead_dataplane::{ApplyReport, Dataplane, netns};
+use bulkhead_dataplane::{ApplyReport, Dataplane, Guard, netns};
 use bulkhead_policy::ir::Reason;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -200,5 +200,11 @@ impl Dataplane for NftBackend {
 
     fn remove(&mut self) -> Result<(), bulkhead_dataplane::Error> {
         Ok(self.remove_table()?)
+    }
+
+    fn set_guard(&mut self, guard: &Guard) -> bool {
+        let ranges = nft::guard::unknown_ranges(&guard.ranges, &guard.known);
+        self.builder.set_guard(&ranges);
+        true
     }
 }

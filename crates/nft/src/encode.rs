@@ -138,7 +138,11 @@ fn key_fields(id: MapId) -> &'static [(u32, u32)] {
     const PROTO: (u32, u32) = (sys::TYPE_INET_PROTO, 1);
     const PORT: (u32, u32) = (sys::TYPE_INET_SERVICE, 2);
     match id {
-        MapId::Enforced | MapId::Ipcache | MapId::IpcacheExact | MapId::Default(_) => &[ADDR],
+        MapId::Enforced
+        | MapId::Unknown
+        | MapId::Ipcache
+        | MapId::IpcacheExact
+        | MapId::Default(_) => &[ADDR],
         MapId::Verdicts => &[MARK],
         MapId::Check(_, level, kind) => match (level, kind) {
             (Level::Peer, Kind::Port | Kind::Masked(_)) => &[ADDR, MARK, PROTO, PORT],
@@ -154,10 +158,11 @@ fn key_fields(id: MapId) -> &'static [(u32, u32)] {
 fn add_map(b: &mut Batch, id: MapId, map: &Map, set_id: u32) {
     let fields = key_fields(id);
     let mut flags = 0;
-    if id != MapId::Enforced {
+    let set = matches!(id, MapId::Enforced | MapId::Unknown);
+    if !set {
         flags |= sys::SET_F_MAP;
     }
-    if id == MapId::Ipcache {
+    if matches!(id, MapId::Ipcache | MapId::Unknown) {
         flags |= sys::SET_F_INTERVAL;
     }
     if fields.len() > 1 {
@@ -179,7 +184,7 @@ fn add_map(b: &mut Batch, id: MapId, map: &Map, set_id: u32) {
             a.be32(sys::SET_KEY_TYPE, key_type);
             a.be32(sys::SET_KEY_LEN, key_len);
             match id {
-                MapId::Enforced => {}
+                MapId::Enforced | MapId::Unknown => {}
                 MapId::Verdicts => a.be32(sys::SET_DATA_TYPE, sys::DATA_TYPE_VERDICT),
                 _ => {
                     a.be32(sys::SET_DATA_TYPE, sys::TYPE_MARK);
@@ -192,7 +197,7 @@ fn add_map(b: &mut Batch, id: MapId, map: &Map, set_id: u32) {
             if id == MapId::Verdicts {
                 udata.extend(byteorder(sys::UDATA_SET_KEYBYTEORDER));
             }
-            if !matches!(id, MapId::Enforced | MapId::Verdicts) {
+            if !matches!(id, MapId::Enforced | MapId::Unknown | MapId::Verdicts) {
                 udata.extend(byteorder(sys::UDATA_SET_DATABYTEORDER));
             }
             if !udata.is_empty() {

@@ -21,6 +21,12 @@ pub fn rule(a: &mut Attrs, r: &Rule) {
             lookup(l, &MapId::Enforced.to_string(), None);
             immediate(l, &Verdict::Drop);
         }
+        Rule::DropUnknown(field) => {
+            ipv4(l);
+            addr(l, *field, sys::REG_1);
+            lookup(l, &MapId::Unknown.to_string(), None);
+            immediate(l, &Verdict::Drop);
+        }
         Rule::MarkPeer { field, map } => {
             addr(l, *field, sys::REG_1);
             lookup(l, &map.to_string(), Some(sys::REG_1));

@@ -86,6 +86,7 @@ impl LabSource {
             cluster_cidrs: inventory.cluster_cidrs,
             host_ips,
             interfaces,
+            guarded: Vec::new(),
         }
     }
 

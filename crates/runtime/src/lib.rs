@@ -30,6 +30,11 @@ pub struct Snapshot {
     pub host_ips: Vec<Ipv4Addr>,
     /// The host-side interface of each local workload (where eBPF programs attach).
     pub interfaces: BTreeMap<WorkloadId, String>,
+    /// Ranges where every address in use is a workload's or the node's (a container
+    /// runtime's bridge subnets): an address there that the agent does not know yet
+    /// belongs to a workload that started before the source could tell, and is kept
+    /// from talking until it is known. Empty for the lab (its file is the truth).
+    pub guarded: Vec<Ipv4Net>,
 }
 
 /// A source of the workloads of one node.

@@ -28,12 +28,20 @@ pub struct Builder {
     ids: KernelIds,
     parts: HashMap<WorkloadId, (Vec<u8>, Arc<Part>)>,
     sizes: BTreeMap<MapId, u32>,
+    /// The unknown-address guard's part ([`super::guard`]), if any.
+    guard: Option<Arc<Part>>,
 }
 
 /// The least size given to a hash map, so small programs do not recreate maps often.
 const MIN_SIZE: u32 = 256;
 
 impl Builder {
+    /// Sets the unknown-address guard of the rulesets built from now on: `ranges`
+    /// from [`super::guard::unknown_ranges`] (empty: no guard).
+    pub fn set_guard(&mut self, ranges: &[(u32, u32)]) {
+        self.guard = super::guard::part(ranges).map(Arc::new);
+    }
+
     /// The ruleset enforcing `program`, its log prefixes stamped by `stamps`.
     pub fn build(&mut self, program: &Program, stamps: &Stamps) -> Result<Ruleset, BuildError> {
         let max_rule = program.rules.len().saturating_sub(1) as u64;
@@ -69,6 +77,9 @@ impl Builder {
             PartKey::Shared,
             Arc::new(shared(program, &kernel, &decisions)),
         );
+        if let Some(g) = &self.guard {
+            parts.insert(PartKey::Guard, g.clone());
+        }
 
         let mut counts: BTreeMap<MapId, u32> = BTreeMap::new();
         for part in parts.values() {
@@ -79,8 +90,8 @@ impl Builder {
         let mut maps = BTreeMap::new();
         let mut sizes = BTreeMap::new();
         for (&map, &count) in &counts {
-            let size = if map == MapId::Ipcache {
-                0 // the interval map takes no size
+            let size = if matches!(map, MapId::Ipcache | MapId::Unknown) {
+                0 // interval maps take no size
             } else {
                 match self.sizes.get(&map) {
                     Some(&s) if s >= count => s,

@@ -48,6 +48,8 @@ impl Ruleset {
 pub enum PartKey {
     Shared,
     Endpoint(WorkloadId),
+    /// The unknown-address guard's ranges.
+    Guard,
 }
 
 /// Elements sorted by (map, key); `decisions` lists (sorted, once each) the decision
@@ -91,6 +93,9 @@ pub enum MapId {
     Check(Dir, Level, Kind),
     /// `ipv4_addr : mark`: an isolated endpoint address → its default decision.
     Default(Dir),
+    /// `ipv4_addr`, interval (a set, no data): guarded addresses not known yet
+    /// ([`super::guard`]).
+    Unknown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,6 +166,7 @@ impl fmt::Display for MapId {
             MapId::Ipcache => f.write_str("ipcache"),
             MapId::IpcacheExact => f.write_str("ipcache_exact"),
             MapId::Verdicts => f.write_str("verdicts"),
+            MapId::Unknown => f.write_str("unknown"),
             MapId::Default(d) => write!(f, "{}_default", d.prefix()),
             MapId::Check(d, level, kind) => {
                 f.write_str(d.prefix())?;
@@ -295,6 +301,8 @@ pub enum Rule {
     AcceptEstablished,
     /// `ct state invalid,untracked ip <field> @enforced drop` (IPv4 only)
     DropUntracked(AddrField),
+    /// `ip <field> @unknown drop` ([`super::guard`]).
+    DropUnknown(AddrField),
     /// `ct mark set ip <field> map @<map>` (the ipcache maps).
     MarkPeer { field: AddrField, map: MapId },
     /// `ct mark set <key> map @<map>` for a [`MapId::Check`] or [`MapId::Default`] map;

@@ -65,6 +65,10 @@ pub fn chains(
     let mut chains = BTreeMap::new();
     let has = |m: MapId| maps.contains(&m);
     let mut base = vec![Rule::AcceptEstablished];
+    if has(MapId::Unknown) {
+        base.push(Rule::DropUnknown(AddrField::Saddr));
+        base.push(Rule::DropUnknown(AddrField::Daddr));
+    }
     if has(MapId::Enforced) {
         base.push(Rule::DropUntracked(AddrField::Saddr));
         base.push(Rule::DropUntracked(AddrField::Daddr));

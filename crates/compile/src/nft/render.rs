@@ -38,7 +38,11 @@ pub fn render(rs: &Ruleset) -> String {
 /// The key type of a map, in `nft` type names.
 fn key_type(id: MapId) -> &'static str {
     match id {
-        MapId::Enforced | MapId::Ipcache | MapId::IpcacheExact | MapId::Default(_) => "ipv4_addr",
+        MapId::Enforced
+        | MapId::Unknown
+        | MapId::Ipcache
+        | MapId::IpcacheExact
+        | MapId::Default(_) => "ipv4_addr",
         MapId::Verdicts => "mark",
         MapId::Check(_, level, kind) => match (level, kind) {
             (Level::Peer, Kind::Port | Kind::Masked(_)) => {
@@ -55,13 +59,13 @@ fn key_type(id: MapId) -> &'static str {
 
 fn map_block(s: &mut String, id: MapId, size: u32, elements: &[&Element]) {
     let (word, data) = match id {
-        MapId::Enforced => ("set", ""),
+        MapId::Enforced | MapId::Unknown => ("set", ""),
         MapId::Verdicts => ("map", " : verdict"),
         _ => ("map", " : mark"),
     };
     let _ = writeln!(s, "\n\t{word} {id} {{");
     let _ = writeln!(s, "\t\ttype {}{data}", key_type(id));
-    if id == MapId::Ipcache {
+    if matches!(id, MapId::Ipcache | MapId::Unknown) {
         s.push_str("\t\tflags interval\n");
     }
     if size > 0 {
@@ -149,6 +153,7 @@ fn rule(r: &Rule) -> String {
             addr(*f),
             MapId::Enforced
         ),
+        Rule::DropUnknown(f) => format!("{} @{} drop", addr(*f), MapId::Unknown),
         Rule::MarkPeer { field, map } => format!("ct mark set {} map @{map}", addr(*field)),
         Rule::Check(id) => {
             let cond = match id {

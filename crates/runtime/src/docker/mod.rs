@@ -21,6 +21,9 @@
 //!   its network namespace, where [`links`] finds the host-side veth.
 //! - A container is reported only once its veth is known: the eBPF backend attaches
 //!   there, and a workload without its interface could not be enforced.
+//! - The bridges' subnets are reported as guarded ranges ([`Snapshot::guarded`]): a
+//!   container that starts sending before its event reached the agent is dropped
+//!   (by backends with that guard) until it is known.
 //! - Only the primary network's veth is reported (the compiler takes one interface per
 //!   workload); the container's addresses on other bridge networks still identify it.
 
@@ -182,11 +185,14 @@ impl WorkloadSource for DockerSource {
             bridges.insert(n.id.clone(), n.name.clone());
             for (subnet, gateway) in ranges {
                 snap.cluster_cidrs.push(subnet);
-                snap.host_ips.extend(gateway);
+                snap.host_ips.push(gateway);
             }
         }
         snap.cluster_cidrs.sort();
         snap.cluster_cidrs.dedup();
+        // Docker assigns every address of its bridges: one the agent does not know is a
+        // container it has not heard of yet.
+        snap.guarded = snap.cluster_cidrs.clone();
         snap.host_ips.sort();
         snap.host_ips.dedup();
         let containers: Vec<Container> = get_json(&socket, "/containers/json?all=1")

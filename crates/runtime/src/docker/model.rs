@@ -94,15 +94,21 @@ pub struct IpamConfig {
 }
 
 impl Network {
-    /// IPv4 subnets and gateways of a bridge network (others yield nothing).
-    pub fn bridge_ranges(&self) -> Vec<(Ipv4Net, Option<Ipv4Addr>)> {
+    /// IPv4 subnets and gateways of a bridge network (others yield nothing). A network
+    /// created with `--subnet` alone lists no gateway: Docker's default IPAM then gives
+    /// the bridge the subnet's first host address, which is what is returned.
+    pub fn bridge_ranges(&self) -> Vec<(Ipv4Net, Ipv4Addr)> {
         if self.driver != "bridge" {
             return Vec::new();
         }
         let configs = self.ipam.config.as_deref().unwrap_or_default();
         configs
             .iter()
-            .filter_map(|c| Some((c.subnet.parse().ok()?, c.gateway.parse().ok())))
+            .filter_map(|c| {
+                let subnet: Ipv4Net = c.subnet.parse().ok()?;
+                let first = Ipv4Addr::from(u32::from(subnet.network()).saturating_add(1));
+                Some((subnet, c.gateway.parse().unwrap_or(first)))
+            })
             .collect()
     }
 }

@@ -73,13 +73,16 @@ fn names_become_dns_labels() {
 #[test]
 fn bridge_networks_give_their_subnets() {
     let nets: Vec<Network> = serde_json::from_str(
-        r#"[{"Name":"b","Id":"n1","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.79.0.0/24","Gateway":"10.79.0.1"},{"Subnet":"fd00::/64"}]}},
+        r#"[{"Name":"b","Id":"n1","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.79.0.0/24","Gateway":"10.79.0.9"},{"Subnet":"fd00::/64"}]}},
+            {"Name":"c","Id":"n2","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.79.1.0/24"}]}},
             {"Name":"host","Id":"n3","Driver":"host","IPAM":{"Config":[]}}]"#,
     )
     .unwrap();
     let r = nets[0].bridge_ranges();
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].0.to_string(), "10.79.0.0/24");
-    assert_eq!(r[0].1, Some("10.79.0.1".parse().unwrap()));
-    assert!(nets[1].bridge_ranges().is_empty());
+    assert_eq!(r[0].1, "10.79.0.9".parse::<Ipv4Addr>().unwrap());
+    let implicit = nets[1].bridge_ranges();
+    assert_eq!(implicit[0].1, "10.79.1.1".parse::<Ipv4Addr>().unwrap());
+    assert!(nets[2].bridge_ranges().is_empty());
 }
