@@ -5,7 +5,7 @@
 // Replicas of an app are interchangeable, so within its box cytoscape's grid places them.
 
 import cytoscape from 'cytoscape';
-import type { Core, ElementDefinition, NodeSingular } from 'cytoscape';
+import type { Core, ElementDefinition } from 'cytoscape';
 
 /** Above this many workloads the group layout is used. */
 export const BIG_NODES = 400;
@@ -24,20 +24,26 @@ export function layoutSmall(cy: Core): Promise<void> {
   return done;
 }
 
-export function layoutGrouped(cy: Core): Promise<void> {
+/** What the group layout needs of a workload: no cytoscape element, only data. */
+export interface Placeable { id: string; ns: string; app?: string }
+export type Positions = Map<string, { x: number; y: number }>;
+
+/**
+ * Positions for a large map, computed from the data before any element exists: adding
+ * the nodes with their positions draws them once, where a layout run afterwards moves
+ * 2,000 nodes and makes cytoscape recompute 10,000 edges' geometry a second time.
+ */
+export async function layoutGrouped(nodes: Placeable[], edges: { source: string; destination: string }[]): Promise<Positions> {
   const tStart = performance.now();
-  // Large maps carry no compound boxes (see view.ts): group by the nodes' data.
-  const members = new Map<string, NodeSingular[]>();
+  const members = new Map<string, string[]>();
   const nsOf = new Map<string, string>();
-  cy.nodes('.workload, .external').forEach((n) => {
-    const ns = n.data('ns') as string;
-    const app = n.data('app') as string | undefined;
-    const key = app ? `app:${ns}/${app}` : `ns:${ns}`;
-    nsOf.set(key, ns);
+  for (const n of nodes) {
+    const key = n.app ? `app:${n.ns}/${n.app}` : `ns:${n.ns}`;
+    nsOf.set(key, n.ns);
     const list = members.get(key) ?? [];
-    list.push(n);
+    list.push(n.id);
     members.set(key, list);
-  });
+  }
   const boxOf = new Map<string, string>();
   const els: ElementDefinition[] = [];
   const outer = new Set<string>();
@@ -47,17 +53,17 @@ export function layoutGrouped(cy: Core): Promise<void> {
     const parent = `box:${nsOf.get(key)}`;
     outer.add(parent);
     els.push({ group: 'nodes', data: { id: key, parent, w: cols * CELL, h: rows * CELL } });
-    for (const n of list) boxOf.set(n.id(), key);
+    for (const id of list) boxOf.set(id, key);
   }
   for (const p of outer) els.unshift({ group: 'nodes', data: { id: p } });
   const weights = new Map<string, number>();
-  cy.edges().forEach((e) => {
-    const a = boxOf.get(e.source().id());
-    const b = boxOf.get(e.target().id());
-    if (!a || !b || a === b) return;
+  for (const e of edges) {
+    const a = boxOf.get(e.source);
+    const b = boxOf.get(e.destination);
+    if (!a || !b || a === b) continue;
     const k = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
     weights.set(k, (weights.get(k) ?? 0) + 1);
-  });
+  }
   // Only each box's strongest links pull: thousands of weak ones cost time and add noise.
   const kept = new Set<string>();
   const byBox = new Map<string, [string, number][]>();
@@ -86,41 +92,39 @@ export function layoutGrouped(cy: Core): Promise<void> {
   const t0 = performance.now();
   lastTimings.metaInit = t0 - tStart - lastTimings.collect;
   layout.run();
-  return done.then(() => {
-    const t1 = performance.now();
-    const positions = new Map<string, { x: number; y: number }>();
-    for (const [key, list] of members) {
-      const c = meta.getElementById(key).position();
-      const cols = Math.ceil(Math.sqrt(list.length));
-      const rows = Math.ceil(list.length / cols);
-      list.forEach((n, i) => {
-        positions.set(n.id(), {
-          x: c.x + ((i % cols) - (cols - 1) / 2) * CELL,
-          y: c.y + (Math.floor(i / cols) - (rows - 1) / 2) * CELL,
-        });
+  await done;
+  const t1 = performance.now();
+  const positions: Positions = new Map();
+  for (const [key, list] of members) {
+    const c = meta.getElementById(key).position();
+    const cols = Math.ceil(Math.sqrt(list.length));
+    const rows = Math.ceil(list.length / cols);
+    list.forEach((id, i) => {
+      positions.set(id, {
+        x: c.x + ((i % cols) - (cols - 1) / 2) * CELL,
+        y: c.y + (Math.floor(i / cols) - (rows - 1) / 2) * CELL,
       });
-    }
-    meta.destroy();
-    cy.nodes('.workload, .external').layout({ name: 'preset', positions: (n: NodeSingular) => positions.get(n.id()) ?? { x: 0, y: 0 }, fit: false, animate: false } as cytoscape.LayoutOptions).run();
-    lastTimings.meta = t1 - t0;
-    lastTimings.place = performance.now() - t1;
-    lastTimings.metaEdges = kept.size;
-  });
+    });
+  }
+  meta.destroy();
+  lastTimings.meta = t1 - t0;
+  lastTimings.metaEdges = kept.size;
+  return positions;
 }
 
 /**
  * Namespace frames for a large map: plain nodes drawn behind everything, sized to their
  * workloads' positions. Unlike compound nodes they cost nothing when a workload changes.
  */
-export function frames(cy: Core): ElementDefinition[] {
+export function frames(nodes: Placeable[], positions: Positions): ElementDefinition[] {
   const box = new Map<string, { x1: number; y1: number; x2: number; y2: number }>();
-  cy.nodes('.workload, .external').forEach((n) => {
-    const ns = n.data('ns') as string;
-    const p = n.position();
-    const b = box.get(ns) ?? { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
+  for (const n of nodes) {
+    const p = positions.get(n.id);
+    if (!p) continue;
+    const b = box.get(n.ns) ?? { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
     b.x1 = Math.min(b.x1, p.x); b.y1 = Math.min(b.y1, p.y); b.x2 = Math.max(b.x2, p.x); b.y2 = Math.max(b.y2, p.y);
-    box.set(ns, b);
-  });
+    box.set(n.ns, b);
+  }
   const pad = 40;
   return [...box.entries()].map(([ns, b]) => ({
     group: 'nodes',

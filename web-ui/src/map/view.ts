@@ -10,6 +10,7 @@ import type { DrawnEdge, Filters, MapModel } from './model';
 import { portLabel } from './model';
 import { stylesheet } from './style';
 import { BIG_NODES, frames, layoutGrouped, layoutSmall } from './layout';
+import type { Placeable, Positions } from './layout';
 
 cytoscape.use(fcose);
 
@@ -60,6 +61,10 @@ export class MapView {
     const wanted = big ? [...model.nodes.keys()] : [...model.groups.keys(), ...model.nodes.keys()];
     const sameNodes = wanted.length === known.size && wanted.every((id) => known.has(id));
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    // A large map is placed from the data before its elements exist (see layoutGrouped).
+    const placeables: Placeable[] = [...model.nodes.values()].map((n) => ({ id: n.id, ns: n.namespace ?? '(external)', app: n.app ?? undefined }));
+    const placed: Positions | null = model.nodes.size > BIG_NODES && !sameNodes ? await layoutGrouped(placeables, [...drawn.values()]) : null;
+    const tPlaced = performance.now();
     const oldFrames = this.cy.nodes('.frame').map((n) => n.json() as ElementDefinition);
     const els: ElementDefinition[] = [];
     // Compound boxes make cytoscape walk parents and descendants on every change: fine
@@ -75,11 +80,12 @@ export class MapView {
         group: 'nodes',
         data: { id: n.id, label, parent: big || !model.groups.has(n.group) ? undefined : n.group, app: n.app ?? undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
         classes: n.kind,
-        position: sameNodes ? positions.get(n.id) : undefined,
+        position: sameNodes ? positions.get(n.id) : placed?.get(n.id),
       });
     }
     for (const d of drawn.values()) els.push(edgeElement(d));
     if (sameNodes) els.push(...oldFrames);
+    else if (placed) els.push(...frames(placeables, placed));
     this.cy.batch(() => {
       this.cy.elements().remove();
       this.cy.add(els);
@@ -89,19 +95,13 @@ export class MapView {
     const t1 = performance.now();
     this.applyFilters(model, f);
     const t2 = performance.now();
-    if (!sameNodes) await this.layout();
+    if (!sameNodes) await this.layout(placed !== null);
     const t3 = performance.now();
-    this.timings = { ...this.timings, elements: t1 - t0, filters: t2 - t1, layout: t3 - t2 };
+    this.timings = { ...this.timings, layout: tPlaced - t0 + t3 - t2, elements: t1 - tPlaced, filters: t2 - t1 };
   }
 
-  private async layout(): Promise<void> {
-    const leaves = this.cy.nodes('.workload, .external').length;
-    if (leaves > BIG_NODES) {
-      await layoutGrouped(this.cy);
-      this.cy.add(frames(this.cy));
-    } else {
-      await layoutSmall(this.cy);
-    }
+  private async layout(placed: boolean): Promise<void> {
+    if (!placed) await layoutSmall(this.cy);
     const t = performance.now();
     this.fitToPositions();
     this.timings.fit = performance.now() - t;
