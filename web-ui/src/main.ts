@@ -110,7 +110,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
       if (selected.node || selected.edge) select(selected);
     },
   };
-  const debug: Record<string, unknown> = { cy: view.cy, model, ready: false, loads: 0, events: 0 };
+  const debug: Record<string, unknown> = { cy: view.cy, model, ready: false, loads: 0, events: 0, reloadReasons: [] };
   window.__bulkhead = debug;
 
   const renderNamespaces = () => {
@@ -131,7 +131,8 @@ function run(root: HTMLElement, client: Client, session: Session): void {
   // Live updates: edges change in place; anything that changes the set of nodes, or a
   // gap in the stream, reloads the whole graph (debounced).
   let reloadTimer: number | undefined;
-  const scheduleReload = () => {
+  const scheduleReload = (why: string) => {
+    (debug.reloadReasons as string[]).push(why);
     window.clearTimeout(reloadTimer);
     reloadTimer = window.setTimeout(() => void app.reload().catch(() => undefined), 250);
   };
@@ -140,7 +141,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
     debug.events = (debug.events as number) + 1;
     switch (e.type) {
       case 'edges':
-        if (model.upsert(e.edges)) return scheduleReload();
+        if (model.upsert(e.edges)) return scheduleReload('an edge with a new node');
         if (!pending) {
           pending = true;
           requestAnimationFrame(() => {
@@ -164,7 +165,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
         return;
       case 'workloads':
       case 'lagged':
-        return scheduleReload();
+        return scheduleReload(e.type);
       default:
         return;
     }
@@ -173,7 +174,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
   follow(client.token, {
     onEvent,
     // The first open follows the initial load; a reconnection may have missed events.
-    onOpen: () => { if (opened++ > 0) scheduleReload(); },
+    onOpen: () => { if (opened++ > 0) scheduleReload('reconnected'); },
     onState: (up) => { status.textContent = up ? 'live' : 'reconnecting…'; status.className = `live ${up ? 'on' : 'off'}`; },
   });
   void app.reload().catch(panelError);

@@ -58,6 +58,10 @@ async function probe(from, to, port) {
 }
 
 test('the demo opens signed in and its workloads and edges appear', async () => {
+  // The agent's first inventory report may land after the demo prints its URL; opened
+  // before it, the page would (rightly) reload on the `workloads` event, and the check
+  // that edges come live without a reload below would fail for the wrong reason.
+  await until(async () => (await api('GET', '/api/v1/workloads')).body?.length === 6, 30000, 'the agent\'s inventory');
   await page.goto(demo.url);
   await page.waitForFunction(() => window.__bulkhead?.ready === true, null, { timeout: 30000 });
   assert.ok(!page.url().includes('token='), `the token must leave the address bar: ${page.url()}`);
@@ -70,7 +74,8 @@ test('the demo opens signed in and its workloads and edges appear', async () => 
     const v = await edgeVerdicts(page);
     return want.every((k) => v[k] === 'allowed') && Object.entries(v).some(([k, x]) => k.startsWith('guest/intruder|') && x === 'denied');
   }, 45000, 'allowed shop edges and denied intruder edges');
-  assert.equal(await page.evaluate(() => window.__bulkhead.loads), 1, 'edges came over the live stream, without a reload');
+  assert.equal(await page.evaluate(() => window.__bulkhead.loads), 1,
+    `edges came over the live stream, without a reload; reloads: ${await page.evaluate(() => window.__bulkhead.reloadReasons.join(', '))}`);
   await shot('01-map');
 });
 

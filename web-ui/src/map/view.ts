@@ -41,6 +41,10 @@ export class MapView {
       if (!n.isParent() && !n.hasClass('frame')) h.onNode(n.id());
     });
     this.cy.on('tap', 'edge', (e) => h.onEdge(e.target.id()));
+    // Cytoscape caches where its container is; when the header above wraps (a longer
+    // role badge, more namespaces) the map moves and shrinks, and clicks would land on
+    // the wrong element until it measures again.
+    new ResizeObserver(() => this.cy.resize()).observe(container);
     this.cy.on('tap', (e) => { if (e.target === this.cy) h.onClear(); });
   }
 
