@@ -5,11 +5,12 @@ use super::decision::{Decision, MAX_RULE};
 use super::endpoint::{self, Work};
 use super::ids::KernelIds;
 use super::intervals;
-use super::ir::{ElementKey, Map, MapId, Part, PartKey, Ruleset, Value};
+use super::ir::{Chain, ChainName, ElementKey, Map, MapId, Part, PartKey, Ruleset, Value};
 use super::layout::{self, Stamps};
-use crate::program::{ANY_IDENTITY, Program};
+use crate::program::{ANY_IDENTITY, Identity, Program};
 use bulkhead_policy::WorkloadId;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -22,15 +23,39 @@ pub enum BuildError {
 
 /// Builds rulesets for one table over its life, keeping what makes the next ruleset
 /// differ from the last one only where the program did: kernel identity numbers, each
-/// endpoint's part (with the fingerprint of what it was built from) and map sizes.
+/// endpoint's part (with the fingerprint of what it was built from), the shared part,
+/// the chains and map sizes. Unchanged pieces are the same `Arc`s, which [`diff`]
+/// skips without reading.
+///
+/// [`diff`]: super::diff
 #[derive(Default)]
 pub struct Builder {
     ids: KernelIds,
-    parts: HashMap<WorkloadId, (Vec<u8>, Arc<Part>)>,
+    /// The last program's identities, their kernel numbers and descriptions.
+    identities: Option<Numbered>,
+    /// (workload, fingerprint, part) of the last program's endpoints, by workload.
+    parts: Vec<(WorkloadId, Vec<u8>, Arc<Part>)>,
+    /// The shared part and what it was built from.
+    shared: Option<SharedKey>,
+    chains: Option<ChainsKey>,
     sizes: BTreeMap<MapId, u32>,
     /// The unknown-address guard's part ([`super::guard`]), if any.
     guard: Option<Arc<Part>>,
 }
+
+/// A program's identities, their kernel numbers and descriptions.
+type Numbered = (Vec<Identity>, Vec<u32>, Arc<Vec<(u32, String)>>);
+
+/// What the shared part was built from (ipcache, kernel numbers, decisions), and it.
+type SharedKey = (Vec<(Ipv4Net, u32)>, Vec<u32>, Vec<Decision>, Arc<Part>);
+
+/// What the chains were built from, and them.
+type ChainsKey = (
+    Vec<MapId>,
+    Vec<Decision>,
+    Stamps,
+    Arc<BTreeMap<ChainName, Chain>>,
+);
 
 /// The least size given to a hash map, so small programs do not recreate maps often.
 const MIN_SIZE: u32 = 256;
@@ -51,40 +76,62 @@ impl Builder {
                 max: MAX_RULE,
             });
         }
-        let kernel = self.ids.assign(program);
+        let (kernel, identities) = self.numbers(program);
         let mut work = Work::default();
-        let mut fp = Vec::new();
-        let mut cache = HashMap::with_capacity(program.endpoints.len());
-        let mut parts = BTreeMap::new();
+        // Endpoints come sorted by workload id, and so does the cache: walk both.
+        let old = std::mem::take(&mut self.parts);
+        let mut old = old.into_iter().peekable();
+        let mut cache = Vec::with_capacity(program.endpoints.len());
+        let mut parts = Vec::with_capacity(program.endpoints.len() + 1);
+        let mut scratch = Vec::new();
         for ep in &program.endpoints {
-            endpoint::fingerprint(ep, &kernel, &mut fp);
-            let part = match self.parts.remove(&ep.workload) {
-                Some((old, part)) if old == fp => part,
-                _ => Arc::new(endpoint::part(ep, &kernel, &mut work)),
+            endpoint::fingerprint(ep, &kernel, &mut scratch);
+            while old.next_if(|o| o.0 < ep.workload).is_some() {}
+            // An unchanged endpoint keeps its cache entry as it was: no allocation.
+            let entry = match old.next_if(|o| o.0 == ep.workload) {
+                Some(entry) if entry.1 == scratch => entry,
+                _ => {
+                    let part = Arc::new(endpoint::part(ep, &kernel, &mut work));
+                    (ep.workload.clone(), scratch.clone(), part)
+                }
             };
-            cache.insert(ep.workload.clone(), (fp.clone(), part.clone()));
-            if !part.elements.is_empty() {
-                parts.insert(PartKey::Endpoint(ep.workload.clone()), part);
+            if !entry.2.elements.is_empty() {
+                parts.push((PartKey::Endpoint(ep.workload.clone()), entry.2.clone()));
             }
+            cache.push(entry);
         }
+        cache.sort_by(|a, b| a.0.cmp(&b.0));
         self.parts = cache;
-        let decisions: BTreeSet<Decision> = parts
-            .values()
-            .flat_map(|p| p.decisions.iter().copied())
+        let mut decisions: Vec<Decision> = parts
+            .iter()
+            .flat_map(|(_, p)| p.decisions.iter().copied())
             .collect();
-        let decisions: Vec<Decision> = decisions.into_iter().collect();
-        parts.insert(
-            PartKey::Shared,
-            Arc::new(shared(program, &kernel, &decisions)),
-        );
+        decisions.sort_unstable();
+        decisions.dedup();
+        let shared = match self.shared.take() {
+            Some((i, k, d, part)) if i == program.ipcache && k == kernel && d == decisions => {
+                (i, k, d, part)
+            }
+            _ => {
+                let part = Arc::new(shared(program, &kernel, &decisions));
+                (program.ipcache.clone(), kernel.clone(), decisions, part)
+            }
+        };
+        parts.push((PartKey::Shared, shared.3.clone()));
         if let Some(g) = &self.guard {
-            parts.insert(PartKey::Guard, g.clone());
+            parts.push((PartKey::Guard, g.clone()));
         }
+        let decisions = &self.shared.insert(shared).2;
+        let parts: BTreeMap<PartKey, Arc<Part>> = parts.into_iter().collect();
 
+        // Elements are sorted by map within a part: count runs, not elements.
         let mut counts: BTreeMap<MapId, u32> = BTreeMap::new();
         for part in parts.values() {
-            for (map, _) in &part.elements {
-                *counts.entry(*map).or_default() += 1;
+            let mut rest = &part.elements[..];
+            while let Some((map, _)) = rest.first() {
+                let n = rest.partition_point(|(m, _)| m == map);
+                *counts.entry(*map).or_default() += n as u32;
+                rest = &rest[n..];
             }
         }
         let mut maps = BTreeMap::new();
@@ -103,20 +150,46 @@ impl Builder {
         }
         self.sizes = sizes;
         let present: Vec<MapId> = maps.keys().copied().collect();
-        let identities = program
+        let chains = match self.chains.take() {
+            Some((m, d, s, c)) if m == present && d == *decisions && s == *stamps => (m, d, s, c),
+            _ => {
+                let c = Arc::new(layout::chains(&present, decisions, stamps));
+                (present, decisions.clone(), stamps.clone(), c)
+            }
+        };
+        let chains = self.chains.insert(chains).3.clone();
+        Ok(Ruleset {
+            generation: stamps.generation,
+            chains,
+            maps,
+            parts,
+            identities,
+        })
+    }
+
+    /// Kernel numbers of the program's identities (`out[id]`), and their descriptions;
+    /// the last ones again when the identities did not change.
+    fn numbers(&mut self, program: &Program) -> (Vec<u32>, Arc<Vec<(u32, String)>>) {
+        if let Some((ids, kernel, described)) = &self.identities
+            && *ids == program.identities
+        {
+            return (kernel.clone(), described.clone());
+        }
+        let kernel = self.ids.assign(program);
+        let described: Vec<(u32, String)> = program
             .identities
             .iter()
             .enumerate()
             .skip(1)
             .map(|(id, i)| (kernel[id], i.description.clone()))
             .collect();
-        Ok(Ruleset {
-            generation: stamps.generation,
-            chains: layout::chains(&present, &decisions, stamps),
-            maps,
-            parts,
-            identities: Arc::new(identities),
-        })
+        let described = Arc::new(described);
+        self.identities = Some((
+            program.identities.clone(),
+            kernel.clone(),
+            described.clone(),
+        ));
+        (kernel, described)
     }
 }
 

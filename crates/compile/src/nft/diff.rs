@@ -73,12 +73,7 @@ pub fn diff<'a>(old: &'a Ruleset, new: &'a Ruleset) -> Option<Diff<'a>> {
         .collect();
     let mut dels: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
     let mut adds: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
-    let keys = old
-        .parts
-        .keys()
-        .chain(new.parts.keys().filter(|k| !old.parts.contains_key(*k)));
-    for key in keys {
-        let (a, b) = (old.parts.get(key), new.parts.get(key));
+    for (_, a, b) in join(&old.parts, &new.parts) {
         if let (Some(a), Some(b)) = (a, b)
             && Arc::ptr_eq(a, b)
         {
@@ -93,25 +88,53 @@ pub fn diff<'a>(old: &'a Ruleset, new: &'a Ruleset) -> Option<Diff<'a>> {
         .filter(|(m, _)| new.maps.contains_key(m))
         .collect();
     d.add_elements = adds.into_iter().collect();
-    for (&name, chain) in &new.chains {
-        match old.chains.get(&name) {
-            None => {
+    if Arc::ptr_eq(&old.chains, &new.chains) {
+        return Some(d);
+    }
+    for (&name, prev, chain) in join(&old.chains, &new.chains) {
+        match (prev, chain) {
+            (None, Some(chain)) => {
                 d.add_chains.push((name, chain));
                 d.set_rules.push((name, chain));
             }
-            Some(prev) if prev.hook != chain.hook => return None,
-            Some(prev) if prev.rules != chain.rules => {
+            (Some(prev), Some(chain)) if prev.hook != chain.hook => return None,
+            (Some(prev), Some(chain)) if prev.rules != chain.rules => {
                 d.flush_chains.push(name);
                 d.set_rules.push((name, chain));
             }
-            Some(_) => {}
+            (Some(_), None) => {
+                d.flush_chains.push(name);
+                d.del_chains.push(name);
+            }
+            _ => {}
         }
     }
-    for &name in old.chains.keys().filter(|n| !new.chains.contains_key(*n)) {
-        d.flush_chains.push(name);
-        d.del_chains.push(name);
-    }
     Some(d)
+}
+
+/// The keys of two sorted maps in order, with each side's value: a merge, with no
+/// lookups (keys are workload ids: comparing them is what costs).
+fn join<'a, K: Ord, V>(
+    a: &'a BTreeMap<K, V>,
+    b: &'a BTreeMap<K, V>,
+) -> impl Iterator<Item = (&'a K, Option<&'a V>, Option<&'a V>)> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || {
+        let ord = match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => x.0.cmp(y.0),
+        };
+        Some(match ord {
+            Ordering::Less => a.next().map(|(k, v)| (k, Some(v), None))?,
+            Ordering::Greater => b.next().map(|(k, v)| (k, None, Some(v)))?,
+            Ordering::Equal => {
+                let (k, v) = a.next()?;
+                (k, Some(v), b.next().map(|x| x.1))
+            }
+        })
+    })
 }
 
 /// Adds to `del` and `add` the difference between two lists sorted by (map, key); a

@@ -210,11 +210,13 @@ pub fn fingerprint(ep: &Endpoint, kernel: &[u32], out: &mut Vec<u8>) {
 
 fn table(entries: &[PortEntry], out: &mut Vec<u8>) {
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    out.reserve(entries.len() * 10);
     for e in entries {
-        out.push(e.protocol);
-        out.extend_from_slice(&e.first.to_le_bytes());
-        out.extend_from_slice(&e.last.to_le_bytes());
-        out.push(u8::from(e.action == Action::Allow));
-        out.extend_from_slice(&e.rule.to_le_bytes());
+        // One copy per entry: this runs over every entry of every endpoint per build.
+        let [f0, f1] = e.first.to_le_bytes();
+        let [l0, l1] = e.last.to_le_bytes();
+        let [r0, r1, r2, r3] = e.rule.to_le_bytes();
+        let allow = u8::from(e.action == Action::Allow);
+        out.extend_from_slice(&[e.protocol, f0, f1, l0, l1, allow, r0, r1, r2, r3]);
     }
 }

@@ -17,7 +17,9 @@ pub struct Ruleset {
     /// Stamped into log prefixes and the table comment to tell programs apart.
     pub generation: u32,
     pub maps: BTreeMap<MapId, Map>,
-    pub chains: BTreeMap<ChainName, Chain>,
+    /// Shared (an `Arc`) with the previous ruleset of a [`super::Builder`] when equal, so
+    /// that an update with 20,000 log chains neither rebuilds nor compares them.
+    pub chains: Arc<BTreeMap<ChainName, Chain>>,
     /// Every map element, by owner.
     pub parts: BTreeMap<PartKey, Arc<Part>>,
     /// Kernel identity number → description, for the rendered text only.
