@@ -9,11 +9,13 @@
 
 use crate::Error;
 use bulkhead_compile::{Outcome, Program};
+use bulkhead_policy::{Action, Mode};
 use nix::errno::Errno;
 use nix::sys::socket::{
     AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, sendto,
     setsockopt, socket, sockopt,
 };
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -66,9 +68,27 @@ impl Conntrack {
     /// Deletes every entry `program` denies; returns how many it deleted.
     pub fn delete_denied(&mut self, program: &Program) -> Result<usize, Error> {
         let entries = self.dump()?;
+        // `Program::check` scans the endpoints: ask it only about entries with an end
+        // that can drop at all (an enforcing endpoint that isolates or denies).
+        let can_deny = |d: &bulkhead_compile::program::DirectionProgram| {
+            d.isolated
+                || d.any.entries.iter().any(|e| e.action == Action::Deny)
+                || d.peers
+                    .values()
+                    .any(|t| t.entries.iter().any(|e| e.action == Action::Deny))
+        };
+        let enforced: HashSet<Ipv4Addr> = program
+            .endpoints
+            .iter()
+            .filter(|e| e.mode == Mode::Enforce && (can_deny(&e.egress) || can_deny(&e.ingress)))
+            .flat_map(|e| e.ips.iter().copied())
+            .collect();
         let mut batch = Vec::new();
         let mut n: usize = 0;
         for e in &entries {
+            if !enforced.contains(&e.src) && !enforced.contains(&e.dst) {
+                continue;
+            }
             let (protocol, port) = match e.protocol {
                 6 | 17 | 132 => (e.protocol, e.port),
                 _ => (0, 0), // every other protocol is protocol 0 in the program

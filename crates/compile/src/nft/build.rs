@@ -151,7 +151,10 @@ impl Builder {
         self.sizes = sizes;
         let present: Vec<MapId> = maps.keys().copied().collect();
         let chains = match self.chains.take() {
-            Some((m, d, s, c)) if m == present && d == *decisions && s == *stamps => (m, d, s, c),
+            // Log prefixes read the rules' stamps only, not the generation.
+            Some((m, d, s, c)) if m == present && d == *decisions && s.rules == stamps.rules => {
+                (m, d, s, c)
+            }
             _ => {
                 let c = Arc::new(layout::chains(&present, decisions, stamps));
                 (present, decisions.clone(), stamps.clone(), c)
