@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         node_netns,
         node: "docker".into(),
         default_namespace: "default".into(),
+        guard: true,
     })?;
     let start = Instant::now();
     loop {

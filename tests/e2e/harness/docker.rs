@@ -113,6 +113,12 @@ impl DockerEngine {
         }
     }
 
+    /// `dockerd --version`, for reports.
+    pub fn version() -> String {
+        let r = run(Command::new("dockerd").arg("--version"));
+        r.stdout.trim().to_string()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("docker.sock")
     }

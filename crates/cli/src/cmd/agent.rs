@@ -45,6 +45,11 @@ pub struct AgentArgs {
     /// The namespace of containers outside any compose project.
     #[arg(long, default_value = "default")]
     docker_namespace: String,
+    /// With `--runtime docker`: do not hold back addresses on Docker's bridges that the
+    /// agent does not know yet (a container then runs unchecked by its own rules until
+    /// its start event is handled; see docs/bench/docker.md).
+    #[arg(long)]
+    no_unknown_guard: bool,
     /// Where the last desired state and the status are kept
     /// (default: /run/bulkhead/agent/<node netns>).
     #[arg(long)]
@@ -104,6 +109,7 @@ fn source(args: &AgentArgs) -> anyhow::Result<(Box<dyn WorkloadSource>, String)>
                 node_netns,
                 node,
                 default_namespace: args.docker_namespace.clone(),
+                guard: !args.no_unknown_guard,
             };
             let what = format!("docker engine {}", args.docker_host);
             Ok((Box::new(DockerSource::open(config)?), what))
@@ -137,6 +143,18 @@ pub fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
         BackendKind::Nft => (
             Box::new(bulkhead_nft::NftBackend::new(&netns)?),
             Box::new(bulkhead_nft::NftFlows::open(&netns)?),
+        ),
+        // On a container runtime's bridges, the eBPF programs get the nft guard beside
+        // them (see `guarded`): a new container is held until its programs run.
+        BackendKind::Ebpf if args.runtime == RuntimeKind::Docker && !args.no_unknown_guard => (
+            Box::new(super::guarded::Guarded::new(
+                bulkhead_bpf::EbpfDataplane::open(&netns_name)?,
+                bulkhead_nft::NftBackend::new(&netns)?,
+            )),
+            Box::new(bulkhead_bpf::CountedFlows::open(
+                &netns_name,
+                Duration::from_secs(1),
+            )?),
         ),
         BackendKind::Ebpf => (
             Box::new(bulkhead_bpf::EbpfDataplane::open(&netns_name)?),

@@ -6,6 +6,7 @@ pub mod client;
 pub mod demo;
 pub mod enforce;
 pub mod graph;
+pub mod guarded;
 pub mod lab;
 pub mod observe;
 pub mod policy;

@@ -51,6 +51,8 @@ pub struct DockerConfig {
     pub node: String,
     /// The namespace of containers that belong to no compose project.
     pub default_namespace: String,
+    /// Report the bridges' subnets as guarded ranges ([`Snapshot::guarded`]).
+    pub guard: bool,
 }
 
 impl DockerConfig {
@@ -192,7 +194,9 @@ impl WorkloadSource for DockerSource {
         snap.cluster_cidrs.dedup();
         // Docker assigns every address of its bridges: one the agent does not know is a
         // container it has not heard of yet.
-        snap.guarded = snap.cluster_cidrs.clone();
+        if self.config.guard {
+            snap.guarded = snap.cluster_cidrs.clone();
+        }
         snap.host_ips.sort();
         snap.host_ips.dedup();
         let containers: Vec<Container> = get_json(&socket, "/containers/json?all=1")
@@ -278,6 +282,7 @@ mod tests {
             node_netns: PathBuf::from("/proc/self/ns/net"),
             node: "n".into(),
             default_namespace: "default".into(),
+            guard: true,
         })
         .err()
         .unwrap();
