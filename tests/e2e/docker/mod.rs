@@ -9,8 +9,10 @@
 //! beside Bulkhead's table (a published port answers, and Docker's isolation between
 //! networks still holds where Bulkhead's policy would allow). [`late`]: containers
 //! started after the policy is in force are governed from their first attempt.
+//! [`demo`]: `bulkhead demo --runtime docker`.
 
 mod agent;
+mod demo;
 mod late;
 
 use crate::agent::process::{EdgeId, graph};

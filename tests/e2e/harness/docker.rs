@@ -32,7 +32,7 @@ pub struct DockerEngine {
 }
 
 /// Installs `docker.io` from apt if `dockerd` is not on this machine (once per run).
-fn ensure_installed() {
+pub fn ensure_installed() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let present = Command::new("sh")

@@ -4,9 +4,12 @@
 //! same binary, so the demo runs exactly what users run), keeps real connections flowing
 //! inside the lab's namespaces, and prints the UI's URL with the admin token in its
 //! fragment. On Ctrl-C or SIGTERM it stops the children by PID, takes the lab down and
-//! removes its state directory: nothing it created is left.
+//! removes its state directory: nothing it created is left. With `--runtime docker` the
+//! shop runs as containers of a `dockerd` of the demo's own ([`docker`]).
 
 mod children;
+mod docker;
+mod engine;
 mod traffic;
 
 use anyhow::{Context, bail};
@@ -61,9 +64,7 @@ pub struct DemoArgs {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.runtime == Runtime::Docker {
-        bail!(
-            "demo: --runtime docker is not yet supported (the Docker workload source is not built yet); use --runtime lab"
-        );
+        return docker::run(&args);
     }
     if args.lab_name.is_empty() || args.lab_name.len() > MAX_LAB_NAME {
         bail!("demo: --lab-name must be 1 to {MAX_LAB_NAME} characters");

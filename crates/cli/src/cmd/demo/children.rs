@@ -84,11 +84,24 @@ impl Children {
         backend: &str,
         state: &Path,
     ) -> anyhow::Result<()> {
+        let source = ["--lab".to_string(), lab.display().to_string()];
+        self.start_agent_with(exe, url, token, &source, backend, state)
+    }
+
+    /// Like [`start_agent`](Self::start_agent) with any workload-source arguments.
+    pub fn start_agent_with(
+        &mut self,
+        exe: &Path,
+        url: &str,
+        token: &Path,
+        source: &[String],
+        backend: &str,
+        state: &Path,
+    ) -> anyhow::Result<()> {
         let child = bulkhead_lab::die_with_parent(&mut Command::new(exe))
             .args(["agent", "--server", url, "--token-file"])
             .arg(token)
-            .arg("--lab")
-            .arg(lab)
+            .args(source)
             .args(["--backend", backend])
             // Its persisted state lives and dies with the demo's.
             .arg("--state-dir")
