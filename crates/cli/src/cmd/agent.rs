@@ -22,7 +22,7 @@ pub struct AgentArgs {
     #[arg(long, env = "BULKHEAD_TOKEN_FILE")]
     token_file: PathBuf,
     /// The lab file whose node this agent runs (the lab must be up); with `--runtime lab`.
-    #[arg(long, required_if_eq("runtime", "lab"))]
+    #[arg(long)]
     lab: Option<PathBuf>,
     /// The enforcement backend.
     #[arg(long, value_enum)]
@@ -69,7 +69,13 @@ fn source(args: &AgentArgs) -> anyhow::Result<(Box<dyn WorkloadSource>, String)>
     match args.runtime {
         RuntimeKind::Lab => {
             let Some(lab) = &args.lab else {
-                bail!("--lab is required with --runtime lab");
+                // A usage error (exit 2), as clap reports a missing required argument.
+                clap::Error::raw(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "the following required arguments were not provided:\n  --lab <LAB> \
+                     (or --runtime docker)\n",
+                )
+                .exit()
             };
             let source = LabSource::open(lab, args.node.as_deref())?;
             let netns = source.node_netns();

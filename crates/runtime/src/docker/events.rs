@@ -45,11 +45,15 @@ impl Events {
             count: Mutex::new(0),
             changed: Condvar::new(),
         });
-        let first = http::get(socket, PATH, None).map_err(|e| Error::Docker {
+        let fail = |message: String| Error::Docker {
             socket: socket.display().to_string(),
             what: "GET /events".into(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let first = http::get(socket, PATH, None).map_err(|e| fail(e.to_string()))?;
+        if first.status != 200 {
+            return Err(fail(format!("status {}", first.status)));
+        }
         let weak = Arc::downgrade(&events);
         let socket = socket.to_path_buf();
         std::thread::Builder::new()
