@@ -19,6 +19,8 @@
 //! but that the firewall under test is really in the path (a denied port is closed).
 //! `BULKHEAD_BENCH_QUICK=1` skips throughput and per-packet cost (development only).
 
+#[path = "bench/goals.rs"]
+mod goals;
 #[path = "bench/kernel.rs"]
 mod kernel;
 #[path = "bench/scale.rs"]
@@ -30,6 +32,7 @@ use bulkhead_bpf::EbpfDataplane;
 use bulkhead_compile::{Program, synthetic};
 use bulkhead_dataplane::Dataplane;
 use bulkhead_nft::NftBackend;
+use goals::Goals;
 use scale::{PORT, Scenario};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -118,108 +121,25 @@ fn main() {
         .trim()
     );
 
+    // Other processes share these 2 cores: their load is what makes throughput noisy.
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let _ = writeln!(report, "Load average at the start: {}\n", load().trim());
+    let header_end = report.len();
+    let mut goals = Goals::new();
     // BULKHEAD_BENCH_QUICK=1 (development only) skips throughput and per-packet cost.
     let quick = std::env::var_os("BULKHEAD_BENCH_QUICK").is_some();
     if quick {
         report.push_str("**Quick run: throughput and per-packet cost skipped.**\n\n");
     } else {
-        throughput(&mut report, &mut topo, small, large);
-        per_packet(&mut report, &topo, &sizes);
+        throughput(&mut report, &mut topo, small, large, &mut goals);
+        per_packet(&mut report, &topo, &sizes, &mut goals);
     }
-    let cli = topo.ifindex("cli");
-
-    // 3. One workload's update at every size; the largest stays applied for section 4.
-    let _ = writeln!(
-        report,
-        "\n## Applying\n\nOne workload's ingress port moves (8080 → 8081) and back, 10 applies of the whole compiled program; the dataplane finds the one endpoint that changed. *In force* is the time until the generation flip (the instant the new policy holds for every packet); it is split into resolving interfaces (a netlink watch tells whether any changed), planning (a pass over every endpoint of the program to find the changed one) and writing the changed entries into the inactive slot plus the flip. *Whole* adds the RCU grace period and bringing the other slot in line. Recompiling (the compiler's step) is not included.\n\n| entries | endpoints | first apply: in force ms (entries written) | update: entries changed | in force ms (goal ≤ 1) | resolve ms | plan ms | write + flip ms | whole ms |\n|---|---|---|---|---|---|---|---|---|"
-    );
-    let mut kept = None;
-    for (k, size) in sizes.iter().enumerate() {
-        let (p, s) = (&size.program, &size.scenario);
-        let mut dp = EbpfDataplane::open(&topo.node.name).expect("ebpf open");
-        let first = dp.apply(p).expect("full apply");
-        let which = 42.min(s.workloads.saturating_sub(3));
-        let edited = scale::compile_program(s, &scale::edit_one(s, which));
-        let (mut in_force, mut wall, mut phases, mut changed) = (
-            Vec::new(),
-            Vec::new(),
-            [Vec::new(), Vec::new(), Vec::new()],
-            0,
-        );
-        for i in 0..10 {
-            let t = Instant::now();
-            let r = dp
-                .apply(if i % 2 == 0 { &edited } else { p })
-                .expect("update");
-            wall.push(ms(t.elapsed()));
-            in_force.push(ms(r.duration));
-            let ph = dp.last_phases();
-            for (v, d) in phases.iter_mut().zip([ph.attach, ph.plan, ph.write]) {
-                v.push(ms(d));
-            }
-            changed = r.elements_written + r.elements_removed;
-        }
-        let [a, pl, w] = phases.map(median);
-        let _ = writeln!(
-            report,
-            "| {} | {} | {:.1} ({}) | {changed} | {:.3} | {a:.3} | {pl:.3} | {w:.3} | {:.1} |",
-            p.entry_count(),
-            p.endpoints.len(),
-            ms(first.duration),
-            first.elements_written,
-            median(in_force.clone()),
-            median(wall.clone()),
-        );
-        eprintln!(
-            "update at {} entries: in force {in_force:.3?}",
-            p.entry_count()
-        );
-        if k + 1 == sizes.len() {
-            kept = Some(dp);
-        } else {
-            dp.remove().expect("remove");
-        }
-    }
-    let mut dp = kept.expect("the largest size");
-
-    // 4. The event path, at the largest size.
-    let s = &large.scenario;
-    let (src, dst) = (
-        synthetic::address(s.client()),
-        synthetic::address(s.server()),
-    );
-    let _ = writeln!(
-        report,
-        "## Flow events: ring buffer → aggregated records in user space (goal ≥ 1,000,000/s, loss counted)\n\nEvents are denied SYNs of 64 flows run through the attached program with `BPF_PROG_TEST_RUN`; records are per flow (addresses, ports, protocol, rule) with packet and byte counts.\n\n- *reader alone*: {FILLS} times, the ring is filled with {PER_FILL} events while nobody reads, then drained into records; only the draining is timed.\n- *producer and reader together*: one thread produces 5,000,000 events as fast as the program runs while the reader drains concurrently (2 cores: the reader can only go as fast as the producer).\n\n| reader | run | events produced | read | lost | records | seconds | read/s | ratio to goal |\n|---|---|---|---|---|---|---|---|---|"
-    );
-    for (name, as_events) in [
-        ("raw records (`drain_raw`)", false),
-        ("`FlowSource::poll` → `FlowEvent`", true),
-    ] {
-        let alone =
-            kernel::reader_rate(&mut dp, &topo, (src, dst), cli, FILLS, PER_FILL, as_events);
-        let together = kernel::event_path(&mut dp, &topo, src, dst, cli, 5_000_000, as_events);
-        for (run, r) in [("reader alone", alone), ("together", together)] {
-            let rate = r.consumed as f64 / r.seconds;
-            eprintln!("events, {name}, {run}: {rate:.0}/s, lost {}", r.lost);
-            let _ = writeln!(
-                report,
-                "| {name} | {run} | {} | {} | {} | {} | {:.3} | {rate:.0} | {:.2} |",
-                r.produced_runs,
-                r.consumed,
-                r.lost,
-                r.records,
-                r.seconds,
-                rate / 1e6
-            );
-        }
-    }
-    let _ = writeln!(
-        report,
-        "\nproduced = consumed + lost: every event is either read or counted."
-    );
+    let mut dp = updates(&mut report, &topo, &sizes, &mut goals);
+    events(&mut report, &topo, large, &mut dp, &mut goals);
     dp.remove().expect("remove");
+    report.insert_str(header_end, &goals.render(quick));
 
+    let _ = writeln!(report, "\nLoad average at the end: {}", load().trim());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bench");
     let _ = std::fs::create_dir_all(&dir);
     let out = dir.join("ebpf.md");
@@ -229,7 +149,7 @@ fn main() {
 }
 
 /// Section 1: throughput and connection rate, no firewall, nft and eBPF at both sizes.
-fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size) {
+fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size, goals: &mut Goals) {
     // 1. Throughput and connection rate: none, nft and ebpf at both sizes, interleaved.
     let variants = [
         "no firewall",
@@ -301,6 +221,8 @@ fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size) 
                 .collect(),
         )
     };
+    goals.throughput = Some((per_round(&gbits, 4), per_round(&gbits, 2)));
+    goals.throughput_entries = large.program.entry_count();
     for (v, name) in variants.iter().enumerate() {
         let (g, cr) = (median(gbits[v].clone()), median(conns[v].clone()));
         let _ = writeln!(
@@ -314,7 +236,7 @@ fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size) 
 }
 
 /// Section 2: per-packet cost with BPF_PROG_TEST_RUN at every size.
-fn per_packet(report: &mut String, topo: &Topo, sizes: &[Size]) {
+fn per_packet(report: &mut String, topo: &Topo, sizes: &[Size], goals: &mut Goals) {
     // 2. Per-packet cost with BPF_PROG_TEST_RUN, at every size.
     let _ = writeln!(
         report,
@@ -362,6 +284,8 @@ fn per_packet(report: &mut String, topo: &Topo, sizes: &[Size]) {
         );
         let (d, e, n) = (median(d), median(e), median(n));
         let (bd, be) = *base.get_or_insert((d, e));
+        // The last (largest) size's ratios to the smallest are what the goal is about.
+        goals.per_packet = Some((d / bd, e / be, size.program.entry_count()));
         let _ = writeln!(
             report,
             "| {} | {} | {d:.0} | {:.2} | {e:.0} | {:.2} | {n:.0} |",
@@ -372,4 +296,118 @@ fn per_packet(report: &mut String, topo: &Topo, sizes: &[Size]) {
         );
         dp.remove().expect("remove");
     }
+}
+
+/// Section 3: one workload's update at every size; returns the dataplane holding the
+/// largest program, for section 4.
+fn updates(report: &mut String, topo: &Topo, sizes: &[Size], goals: &mut Goals) -> EbpfDataplane {
+    // 3. One workload's update at every size; the largest stays applied for section 4.
+    let _ = writeln!(
+        report,
+        "\n## Applying\n\nOne workload's ingress port moves (8080 → 8081) and back, 10 applies of the whole compiled program; the dataplane finds the one endpoint that changed. *In force* is the time until the generation flip (the instant the new policy holds for every packet); it is split into resolving interfaces (a netlink watch tells whether any changed), planning (a pass over every endpoint of the program to find the changed one) and writing the changed entries into the inactive slot plus the flip. *Whole* adds the RCU grace period and bringing the other slot in line. Recompiling (the compiler's step) is not included. The first apply at the smallest size also waits for the kernel to release the 2,000 links of the previous section's largest program (link teardown holds the interface lock).\n\n| entries | endpoints | first apply: in force ms (entries written) | update: entries changed | in force ms (goal ≤ 1) | resolve ms | plan ms | write + flip ms | whole ms |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut kept = None;
+    for (k, size) in sizes.iter().enumerate() {
+        let (p, s) = (&size.program, &size.scenario);
+        let mut dp = EbpfDataplane::open(&topo.node.name).expect("ebpf open");
+        let first = dp.apply(p).expect("full apply");
+        let which = 42.min(s.workloads.saturating_sub(3));
+        let edited = scale::compile_program(s, &scale::edit_one(s, which));
+        let (mut in_force, mut wall, mut phases, mut changed) = (
+            Vec::new(),
+            Vec::new(),
+            [Vec::new(), Vec::new(), Vec::new()],
+            0,
+        );
+        for i in 0..10 {
+            let t = Instant::now();
+            let r = dp
+                .apply(if i % 2 == 0 { &edited } else { p })
+                .expect("update");
+            wall.push(ms(t.elapsed()));
+            in_force.push(ms(r.duration));
+            let ph = dp.last_phases();
+            for (v, d) in phases.iter_mut().zip([ph.attach, ph.plan, ph.write]) {
+                v.push(ms(d));
+            }
+            changed = r.elements_written + r.elements_removed;
+        }
+        let [a, pl, w] = phases.map(median);
+        let _ = writeln!(
+            report,
+            "| {} | {} | {:.1} ({}) | {changed} | {:.3} | {a:.3} | {pl:.3} | {w:.3} | {:.1} |",
+            p.entry_count(),
+            p.endpoints.len(),
+            ms(first.duration),
+            first.elements_written,
+            median(in_force.clone()),
+            median(wall.clone()),
+        );
+        eprintln!(
+            "update at {} entries: in force {in_force:.3?}",
+            p.entry_count()
+        );
+        if k + 1 == sizes.len() {
+            report.push('\n');
+        }
+        if k + 1 == sizes.len() {
+            goals.update_ms = Some(median(in_force.clone()));
+            goals.write_ms = Some(w);
+            goals.update_entries = p.entry_count();
+            kept = Some(dp);
+        } else {
+            dp.remove().expect("remove");
+        }
+    }
+    kept.expect("the largest size")
+}
+
+/// Section 4: the event path, at the largest size.
+fn events(
+    report: &mut String,
+    topo: &Topo,
+    large: &Size,
+    dp: &mut EbpfDataplane,
+    goals: &mut Goals,
+) {
+    let cli = topo.ifindex("cli");
+    let s = &large.scenario;
+    let (src, dst) = (
+        synthetic::address(s.client()),
+        synthetic::address(s.server()),
+    );
+    let _ = writeln!(
+        report,
+        "## Flow events: ring buffer → aggregated records in user space (goal ≥ 1,000,000/s, loss counted)\n\nEvents are denied SYNs of 64 flows run through the attached program with `BPF_PROG_TEST_RUN`; records are per flow (addresses, ports, protocol, rule) with packet and byte counts.\n\n- *reader alone*: {FILLS} times, the ring is filled with {PER_FILL} events while nobody reads, then drained into records; only the draining is timed.\n- *producer and reader together*: one thread produces 5,000,000 events as fast as the program runs while the reader drains concurrently (2 cores: the reader can only go as fast as the producer).\n\n| reader | run | events produced | read | lost | records | seconds | read/s | ratio to goal |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for (name, as_events) in [
+        ("raw records (`drain_raw`)", false),
+        ("`FlowSource::poll` → `FlowEvent`", true),
+    ] {
+        let alone = kernel::reader_rate(dp, topo, (src, dst), cli, FILLS, PER_FILL, as_events);
+        let together = kernel::event_path(dp, topo, src, dst, cli, 5_000_000, as_events);
+        for (run, r) in [("reader alone", alone), ("together", together)] {
+            let rate = r.consumed as f64 / r.seconds;
+            if run == "reader alone" {
+                goals.reader_rate = Some(goals.reader_rate.map_or(rate, |x: f64| x.min(rate)));
+            }
+            goals.lost += r.lost;
+            goals.accounted &= r.consumed + r.lost == r.produced_runs;
+            eprintln!("events, {name}, {run}: {rate:.0}/s, lost {}", r.lost);
+            let _ = writeln!(
+                report,
+                "| {name} | {run} | {} | {} | {} | {} | {:.3} | {rate:.0} | {:.2} |",
+                r.produced_runs,
+                r.consumed,
+                r.lost,
+                r.records,
+                r.seconds,
+                rate / 1e6
+            );
+        }
+    }
+    let _ = writeln!(
+        report,
+        "\nproduced = consumed + lost: every event is either read or counted."
+    );
 }

@@ -1,0 +1,89 @@
+//! The goals, each beside what this run measured, as the report's first table.
+
+use std::fmt::Write as _;
+
+#[derive(Default)]
+pub struct Goals {
+    /// Median per-round throughput ratio to no firewall: (eBPF, nft) at the large size.
+    pub throughput: Option<(f64, f64)>,
+    pub throughput_entries: usize,
+    /// Per-packet cost at the largest size over the smallest: (denied new connection,
+    /// established), and the largest size's entries.
+    pub per_packet: Option<(f64, f64, usize)>,
+    /// One workload's update at the largest size: until in force, and its write + flip.
+    pub update_ms: Option<f64>,
+    pub write_ms: Option<f64>,
+    pub update_entries: usize,
+    /// The slowest reader-alone rate (events/s), events lost in all event runs, and
+    /// whether every run's produced = read + lost.
+    pub reader_rate: Option<f64>,
+    pub lost: u64,
+    pub accounted: bool,
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+impl Goals {
+    pub fn new() -> Goals {
+        Goals {
+            accounted: true,
+            ..Goals::default()
+        }
+    }
+
+    pub fn render(&self, quick: bool) -> String {
+        let mut out = String::from(
+            "## Against the goals (this run)\n\n| goal | measured | |\n|---|---|---|\n",
+        );
+        let skipped = if quick { "skipped (quick run)" } else { "—" };
+        match self.throughput {
+            Some((ebpf, nft)) => {
+                let _ = writeln!(
+                    out,
+                    "| eBPF ≥ 0.97 of no-firewall TCP throughput at {} entries | {ebpf:.3} (nft: {nft:.3}) | {} |",
+                    self.throughput_entries,
+                    verdict(ebpf >= 0.97)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "| eBPF ≥ 0.97 of no-firewall throughput | {skipped} | |"
+                );
+            }
+        }
+        match self.per_packet {
+            Some((denied, established, entries)) => {
+                let _ = writeln!(
+                    out,
+                    "| per-packet cost flat from 10 to {entries} entries (BPF_PROG_TEST_RUN) | largest / smallest: new connection {denied:.2}, established {established:.2} | {} |",
+                    verdict(denied <= 1.10 && established <= 1.10)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| per-packet cost flat | {skipped} | |");
+            }
+        }
+        if let (Some(u), Some(w)) = (self.update_ms, self.write_ms) {
+            let _ = writeln!(
+                out,
+                "| one workload's update ≤ 1 ms (at {} entries) | {u:.3} ms until in force, of which {w:.3} ms writing the changed entries and the flip | {} |",
+                self.update_entries,
+                verdict(u <= 1.0)
+            );
+        }
+        if let Some(r) = self.reader_rate {
+            let _ = writeln!(
+                out,
+                "| ring buffer → aggregated records ≥ 1,000,000 events/s, loss counted | {r:.0}/s (slower reader); {} lost; every event read or counted: {} | {} |",
+                self.lost,
+                if self.accounted { "yes" } else { "no" },
+                verdict(r >= 1e6 && self.accounted)
+            );
+        }
+        out.push_str("\n\"Flat\" is taken as within 10% of the smallest size.\n\n");
+        out
+    }
+}
