@@ -222,6 +222,9 @@ fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size, 
         )
     };
     goals.throughput = Some((per_round(&gbits, 4), per_round(&gbits, 2)));
+    let base = &gbits[0];
+    goals.baseline_spread = base.iter().copied().fold(0.0, f64::max)
+        / base.iter().copied().fold(f64::INFINITY, f64::min);
     goals.throughput_entries = large.program.entry_count();
     for (v, name) in variants.iter().enumerate() {
         let (g, cr) = (median(gbits[v].clone()), median(conns[v].clone()));

@@ -24,10 +24,16 @@
 //!   reads the old slot ([`sys::Grace`]), then writes the same difference there.
 //! - **Pins and takeover** ([`pins`], [`attach`]): maps and TCX links live under
 //!   `/sys/fs/bpf/bulkhead/{node netns}/`; a new process reuses the maps and swaps its
-//!   program into the existing links atomically, never detaching.
+//!   program into the existing links atomically, never detaching. Links are made on
+//!   several threads at once (each TCX attach waits for an RCU grace period), and a
+//!   netlink link watch ([`watch`]) lets an apply skip resolving interfaces when no
+//!   link of the node changed. A new process also waits one grace period before its
+//!   first write, in case its predecessor died between a flip and that wait.
 //! - **Flow events** ([`EbpfFlows`]): a ring buffer with one event per admitted
 //!   connection and one per dropped packet; events that find it full are counted per
-//!   CPU and reported by [`FlowSource::lost`](bulkhead_dataplane::FlowSource::lost).
+//!   CPU and reported by [`FlowSource::lost`](bulkhead_dataplane::FlowSource::lost)
+//!   (the agent ships that count); `tests/privileged_events.rs` overflows the ring and
+//!   finds every event either read or counted.
 
 mod attach;
 pub mod conntrack;
