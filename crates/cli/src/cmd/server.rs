@@ -58,6 +58,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         },
         options: CoreOptions {
             default_mode: args.default_mode,
+            ..CoreOptions::default()
         },
     };
     let server = Server::bind(&config).await?;

@@ -86,6 +86,12 @@ fn main() -> Res<()> {
             rate(total, base)
         )?;
     }
+    // `BULKHEAD_BENCH_ONLY=core` stops here (quick ingest experiments).
+    let only = std::env::var("BULKHEAD_BENCH_ONLY").unwrap_or_default();
+    if only == "core" {
+        print!("{o}");
+        return Ok(());
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let http_batches = batches(total.min(500_000), BATCH);
     let n = http_batches.len() * BATCH;

@@ -1,19 +1,64 @@
 //! Flow ingest: a batch is aggregated per edge and per minute in memory, written in one
-//! transaction (durable before the agent gets its answer), then added to the graph.
+//! transaction (durable before the agent gets its answer), then added to the graph and
+//! to the recent buckets.
 //!
 //! Aggregating first is what makes ingest fast: a batch of a million records over a few
 //! thousand edges costs a few thousand row writes, and the per-record work is one hash
-//! lookup with borrowed keys (no allocation).
+//! lookup with borrowed keys (no allocation). Edges are rows of integers, written with
+//! their new totals in multi-row statements: docs/bench/server.md.
 
 use super::Core;
 use super::inventory::{check_node, empty_agent};
 use crate::error::ServerError;
-use crate::store::{self, Counters, EdgeRow, FlowWrite};
+use crate::graph::Names;
+use crate::graph::recent::MINUTE_MS;
+use crate::store::{self, Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge};
 use bulkhead_api::{Event, FlowBatch, FlowRecord, IngestResult, IpProtocol, Timestamp, Verdict};
 use foldhash::{HashMap, HashMapExt};
 use petgraph::stable_graph::EdgeIndex;
 
-/// An edge's key, borrowed from the batch.
+/// One record, borrowed from the batch however it was parsed.
+#[derive(Clone, Copy, Debug)]
+pub struct Rec<'a> {
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub protocol: IpProtocol,
+    pub port: u16,
+    pub verdict: Verdict,
+    pub rule: Option<&'a str>,
+    pub counters: Counters,
+}
+
+impl<'a> From<&'a FlowRecord> for Rec<'a> {
+    fn from(r: &'a FlowRecord) -> Self {
+        Rec {
+            source: &r.source,
+            destination: &r.destination,
+            protocol: r.protocol,
+            port: r.port,
+            verdict: r.verdict,
+            rule: r.rule.as_deref(),
+            counters: Counters {
+                packets: r.packets,
+                bytes: r.bytes,
+                connections: r.connections,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+            },
+        }
+    }
+}
+
+/// Everything of a batch but its records.
+#[derive(Clone, Debug, Default)]
+pub struct BatchMeta {
+    pub instance: Option<String>,
+    pub sequence: Option<u64>,
+    pub dropped_records: u64,
+    pub lost_events: u64,
+}
+
+/// An edge's identity, borrowed from the batch (the rule is an attribute: graph module).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Key<'a> {
     source: &'a str,
@@ -21,32 +66,81 @@ struct Key<'a> {
     protocol: IpProtocol,
     port: u16,
     verdict: Verdict,
-    rule: Option<&'a str>,
 }
 
-/// An edge's counters over the batch, and per minute (a batch rarely spans more than two).
-struct Sums {
+/// An edge's counters over the batch, and per minute.
+struct Sums<'a> {
     /// Where the key first appears in the batch: new edges get ids in that order.
     first: usize,
     total: Counters,
-    minutes: Vec<(i64, Counters)>,
+    minutes: Minutes,
+    /// The rule of the most recent record (the later one on equal times).
+    rule: Option<&'a str>,
 }
 
-const MINUTE_MS: i64 = 60_000;
+/// Minutes still open for batches: agents ship every few seconds, so a batch holds the
+/// current minute and at most the one before; older minutes are folded.
+const OPEN_MINUTES: i64 = 2;
+
+/// An edge's minutes in a batch: a batch rarely spans more than two, so two are kept
+/// inline (no allocation per edge) and any more in a vector.
+#[derive(Default)]
+struct Minutes {
+    inline: [Option<(i64, Counters)>; 2],
+    more: Vec<(i64, Counters)>,
+}
+
+impl Minutes {
+    fn add(&mut self, minute: i64, c: &Counters) {
+        for slot in &mut self.inline {
+            match slot {
+                Some((m, have)) if *m == minute => return have.add(c),
+                Some(_) => {}
+                None => {
+                    *slot = Some((minute, *c));
+                    return;
+                }
+            }
+        }
+        match self.more.iter_mut().find(|(m, _)| *m == minute) {
+            Some((_, have)) => have.add(c),
+            None => self.more.push((minute, *c)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(i64, Counters)> {
+        self.inline.iter().flatten().chain(&self.more)
+    }
+}
 
 /// What the batch does to one edge, kept to update the graph after the commit.
 enum Planned {
-    Existing(EdgeIndex, Counters),
-    /// Index into `FlowWrite::new_edges` (pushed in id order, so sorting keeps it).
-    New(usize),
+    Existing(EdgeIndex, EdgeData),
+    New(StoredEdge),
 }
 
 impl Core {
     pub(super) fn ingest(&self, node: &str, batch: FlowBatch) -> Result<IngestResult, ServerError> {
+        let meta = BatchMeta {
+            instance: batch.instance,
+            sequence: batch.sequence,
+            dropped_records: batch.dropped_records,
+            lost_events: batch.lost_events,
+        };
+        let records: Vec<Rec<'_>> = batch.records.iter().map(Rec::from).collect();
+        self.ingest_records(node, meta, &records)
+    }
+
+    pub(super) fn ingest_records(
+        &self,
+        node: &str,
+        meta: BatchMeta,
+        records: &[Rec<'_>],
+    ) -> Result<IngestResult, ServerError> {
         check_node(node)?;
-        let mut sums: Vec<(Key<'_>, Sums)> = aggregate(&batch.records)?.into_iter().collect();
+        let mut sums: Vec<(Key<'_>, Sums<'_>)> = aggregate(records)?.into_iter().collect();
         sums.sort_unstable_by_key(|(_, s)| s.first);
-        let records = batch.records.len() as u64;
+        let count = records.len() as u64;
 
         let mut state = self.lock();
         let mut agent = state
@@ -54,7 +148,7 @@ impl Core {
             .get(node)
             .cloned()
             .unwrap_or_else(|| empty_agent(node, Timestamp::now()));
-        if let (Some(i), Some(s)) = (&batch.instance, batch.sequence) {
+        if let (Some(i), Some(s)) = (&meta.instance, meta.sequence) {
             if agent.instance.as_ref() == Some(i)
                 && agent.last_sequence.is_some_and(|last| s <= last)
             {
@@ -68,73 +162,131 @@ impl Core {
             agent.instance = Some(i.clone());
             agent.last_sequence = Some(s);
         }
-        agent.dropped_records = agent.dropped_records.saturating_add(batch.dropped_records);
-        agent.lost_events = agent.lost_events.saturating_add(batch.lost_events);
+        agent.dropped_records = agent.dropped_records.saturating_add(meta.dropped_records);
+        agent.lost_events = agent.lost_events.saturating_add(meta.lost_events);
 
-        // Plan: which edges exist (and where), which are new (and their ids).
-        let mut write = FlowWrite {
-            node: node.to_string(),
-            ..FlowWrite::default()
+        // Plan: name numbers (new names get the next ones), the new totals of every
+        // touched edge, new edges' ids, the buckets.
+        let mut write = FlowWrite::default();
+        let mut namer = Namer {
+            pending: HashMap::new(),
+            next: state.graph.names.next_id(),
         };
+        let names = &state.graph.names;
+        let node_id = namer.id(names, node, &mut write);
+        let mut ids = Vec::with_capacity(sums.len());
+        for (k, s) in &sums {
+            let src = namer.id(names, k.source, &mut write);
+            let dst = namer.id(names, k.destination, &mut write);
+            let rule = s.rule.map_or(0, |r| namer.id(names, r, &mut write));
+            ids.push((src, dst, rule));
+        }
         let mut found: Vec<Planned> = Vec::with_capacity(sums.len());
         let mut next_id = state.graph.next_id();
-        for (k, s) in &sums {
-            let hit = state.graph.find(
-                k.source,
-                k.destination,
-                k.protocol,
-                k.port,
-                k.verdict,
-                k.rule,
-            );
-            let id = match hit {
-                Some((edge, id)) => {
-                    write.updates.push((id, s.total));
-                    found.push(Planned::Existing(edge, s.total));
-                    id
+        let folded = state.folded;
+        let mut newest = i64::MIN;
+        for ((k, s), (src, dst, rule)) in sums.iter().zip(ids) {
+            // Traffic in minutes already folded into the edge rows (a late batch) goes to
+            // the row at once; the rest only to the buckets, folded later.
+            let mut late = Counters::EMPTY;
+            for (m, c) in s.minutes.iter() {
+                newest = newest.max(*m);
+                if *m <= folded {
+                    late.add(c);
+                }
+            }
+            let hit = state.graph.find(src, dst, k.protocol, k.port, k.verdict);
+            let planned = match hit.and_then(|e| Some((e, *state.graph.get(e)?))) {
+                Some((e, before)) => {
+                    let mut data = before;
+                    data.absorb(&s.total, rule, node_id);
+                    if (data.rule, data.node) != (before.rule, before.node) || !late.is_empty() {
+                        write.updates.push(EdgeUpdate {
+                            id: data.id,
+                            rule: data.rule,
+                            node: data.node,
+                            folded: late,
+                        });
+                    }
+                    Planned::Existing(e, data)
                 }
                 None => {
-                    let id = next_id;
-                    next_id += 1;
-                    write.new_edges.push(EdgeRow {
-                        id,
-                        source: k.source.to_string(),
-                        destination: k.destination.to_string(),
+                    let data = EdgeData {
+                        id: next_id,
                         protocol: k.protocol,
                         port: k.port,
                         verdict: k.verdict,
-                        rule: k.rule.map(str::to_string),
-                        node: Some(node.to_string()),
+                        rule,
+                        node: node_id,
                         counters: s.total,
+                    };
+                    next_id += 1;
+                    let stored = EdgeData {
+                        counters: late,
+                        ..data
+                    };
+                    write.new_edges.push(StoredEdge {
+                        src,
+                        dst,
+                        data: stored,
                     });
-                    found.push(Planned::New(write.new_edges.len() - 1));
-                    id
+                    Planned::New(StoredEdge { src, dst, data })
                 }
             };
-            write
-                .buckets
-                .extend(s.minutes.iter().map(|(m, c)| (id, *m, *c)));
+            let (id, idx) = match &planned {
+                Planned::Existing(e, d) => (d.id, Some(*e)),
+                Planned::New(row) => (row.data.id, None),
+            };
+            for (m, c) in s.minutes.iter() {
+                // A minute memory holds whole: its new value, overwritten in place.
+                if state.recent.holds(*m) {
+                    let mut v = *c;
+                    if let Some(have) = idx.and_then(|e| state.recent.get(e, *m)) {
+                        v.add(have);
+                    }
+                    write.bucket_sets.push((id, *m, v));
+                } else {
+                    write.buckets.push((id, *m, *c));
+                }
+            }
+            found.push(planned);
         }
+        // Minutes before the last two (by the batch, not past the server's clock) are
+        // done: fold them into the edge rows with this batch, in its transaction.
+        let now = Timestamp::now().millis().div_euclid(MINUTE_MS);
+        let fold_to = newest.min(now).saturating_sub(OPEN_MINUTES);
+        let fold = (newest > i64::MIN && fold_to > folded).then_some(fold_to);
 
         let tx = state.store.transaction()?;
         store::write_flows(&tx, &mut write)?;
+        if let Some(to) = fold {
+            store::fold(&tx, folded, to)?;
+        }
         store::save_agent(&tx, &agent)?;
         tx.commit()?;
-
-        // Committed: now the caches. Collect the touched edges for live updates.
-        let mut touched = Vec::with_capacity(found.len());
-        for planned in &found {
-            match planned {
-                Planned::Existing(e, counters) => {
-                    state.graph.add(*e, counters, node);
-                    touched.push(*e);
-                }
-                Planned::New(i) => {
-                    let row = &write.new_edges[*i];
-                    touched.push(state.graph.insert(row));
-                }
-            }
+        if let Some(to) = fold {
+            state.folded = to;
         }
+
+        // Committed: now the caches.
+        for (id, name) in &write.names {
+            state.graph.names.insert(*id, name);
+        }
+        let mut touched = Vec::with_capacity(found.len());
+        for ((_, s), planned) in sums.iter().zip(&found) {
+            let e = match planned {
+                Planned::Existing(e, data) => {
+                    state.graph.set(*e, *data);
+                    *e
+                }
+                Planned::New(row) => state.graph.insert(row),
+            };
+            for (m, c) in s.minutes.iter() {
+                state.recent.add(e, *m, c);
+            }
+            touched.push(e);
+        }
+        state.recent.trim();
         state.agents.insert(node.to_string(), agent);
         for ((k, s), planned) in sums.iter().zip(&found) {
             let new_edge = matches!(planned, Planned::New(_));
@@ -142,7 +294,7 @@ impl Core {
                 .violation(k.verdict, s.total.connections, new_edge);
         }
         self.metrics
-            .ingested(records, batch.dropped_records, batch.lost_events);
+            .ingested(count, meta.dropped_records, meta.lost_events);
         self.metrics
             .set_graph(state.graph.node_count(), state.graph.edge_count());
         self.metrics.set_agents(&state.agents);
@@ -158,10 +310,7 @@ impl Core {
         drop(state);
 
         if wanted {
-            let records = sums
-                .iter()
-                .map(|(k, s)| record(k, &s.total, node))
-                .collect();
+            let records = sums.iter().map(|(k, s)| record(k, s, node)).collect();
             self.publish(Event::Flows {
                 node: node.to_string(),
                 records,
@@ -169,16 +318,37 @@ impl Core {
             self.publish(Event::Edges { edges });
         }
         Ok(IngestResult {
-            accepted: records,
+            accepted: count,
             duplicate: false,
             edges: found.len() as u64,
         })
     }
 }
 
+/// Numbers for the names of a batch: known ones from the graph, new ones the next free
+/// numbers (written with the batch, interned after its commit).
+struct Namer<'a> {
+    pending: HashMap<&'a str, u32>,
+    next: u32,
+}
+
+impl<'a> Namer<'a> {
+    fn id(&mut self, names: &Names, name: &'a str, write: &mut FlowWrite) -> u32 {
+        if let Some(id) = names.id(name) {
+            return id;
+        }
+        *self.pending.entry(name).or_insert_with(|| {
+            let id = self.next;
+            self.next += 1;
+            write.names.push((id, name.to_string()));
+            id
+        })
+    }
+}
+
 /// Sums the batch per edge and minute; rejects records that make no sense, naming them.
-fn aggregate(records: &[FlowRecord]) -> Result<HashMap<Key<'_>, Sums>, ServerError> {
-    let mut sums: HashMap<Key<'_>, Sums> = HashMap::with_capacity(records.len().min(1 << 16));
+fn aggregate<'a>(records: &[Rec<'a>]) -> Result<HashMap<Key<'a>, Sums<'a>>, ServerError> {
+    let mut sums: HashMap<Key<'a>, Sums<'a>> = HashMap::with_capacity(records.len().min(1 << 16));
     for (i, r) in records.iter().enumerate() {
         if r.source.is_empty() || r.destination.is_empty() {
             let field = if r.source.is_empty() {
@@ -190,52 +360,44 @@ fn aggregate(records: &[FlowRecord]) -> Result<HashMap<Key<'_>, Sums>, ServerErr
                 "records[{i}].{field}: must not be empty"
             )));
         }
-        if r.last_seen < r.first_seen {
+        let c = r.counters;
+        if c.last_seen < c.first_seen {
             return Err(ServerError::invalid(format!(
                 "records[{i}].last_seen: is before first_seen"
             )));
         }
         let key = Key {
-            source: &r.source,
-            destination: &r.destination,
+            source: r.source,
+            destination: r.destination,
             protocol: r.protocol,
             port: r.port,
             verdict: r.verdict,
-            rule: r.rule.as_deref(),
         };
-        let c = Counters {
-            packets: r.packets,
-            bytes: r.bytes,
-            connections: r.connections,
-            first_seen: r.first_seen,
-            last_seen: r.last_seen,
-        };
-        let minute = r.last_seen.millis().div_euclid(MINUTE_MS);
+        let minute = c.last_seen.millis().div_euclid(MINUTE_MS);
         let s = sums.entry(key).or_insert_with(|| Sums {
             first: i,
-            total: c,
-            minutes: Vec::new(),
+            total: Counters::EMPTY,
+            minutes: Minutes::default(),
+            rule: r.rule,
         });
-        // A new entry already holds `c` as its total; only later records add to it.
-        if !s.minutes.is_empty() {
-            s.total.add(&c);
+        if c.last_seen >= s.total.last_seen {
+            s.rule = r.rule;
         }
-        match s.minutes.iter_mut().find(|(m, _)| *m == minute) {
-            Some((_, m)) => m.add(&c),
-            None => s.minutes.push((minute, c)),
-        }
+        s.total.add(&c);
+        s.minutes.add(minute, &c);
     }
     Ok(sums)
 }
 
-fn record(k: &Key<'_>, c: &Counters, node: &str) -> FlowRecord {
+fn record(k: &Key<'_>, s: &Sums<'_>, node: &str) -> FlowRecord {
+    let c = &s.total;
     FlowRecord {
         source: k.source.to_string(),
         destination: k.destination.to_string(),
         protocol: k.protocol,
         port: k.port,
         verdict: k.verdict,
-        rule: k.rule.map(str::to_string),
+        rule: s.rule.map(str::to_string),
         packets: c.packets,
         bytes: c.bytes,
         connections: c.connections,

@@ -6,7 +6,7 @@ use super::Core;
 use super::inventory::inventory;
 use super::views::{edge, page_size};
 use crate::error::ServerError;
-use crate::store::{self, EdgeFilter};
+use crate::store::EdgeFilter;
 use bulkhead_api::{
     BaselineRequest, BaselineResult, Timestamp, Verdict, ViolationPage, ViolationQuery,
 };
@@ -22,7 +22,7 @@ impl Core {
         };
         let state = self.lock();
         let inv = inventory(&state);
-        let rows = store::query_window(state.store.conn(), &filter)?;
+        let rows = super::views::edge_rows(&state, &filter)?;
         drop(state);
         let mut observations = Vec::with_capacity(rows.len());
         let mut denied_edges = 0;
@@ -82,7 +82,7 @@ impl Core {
             violations: true,
             ..EdgeFilter::default()
         };
-        let mut rows = store::query_window(self.lock().store.conn(), &filter)?;
+        let mut rows = super::views::edge_rows(&self.lock(), &filter)?;
         let next_cursor = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map(|r| r.id)

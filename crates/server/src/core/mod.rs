@@ -126,10 +126,22 @@ pub enum Outcome {
 }
 
 /// Choices made when the server starts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CoreOptions {
     /// The mode of workloads that have none set.
     pub default_mode: Mode,
+    /// How many (edge, minute) buckets to keep in memory for time-window graphs (about
+    /// 60 bytes each); windows reaching further back are read from the store.
+    pub recent_buckets: usize,
+}
+
+impl Default for CoreOptions {
+    fn default() -> Self {
+        CoreOptions {
+            default_mode: Mode::default(),
+            recent_buckets: crate::graph::recent::DEFAULT_CAP,
+        }
+    }
 }
 
 pub struct Core {
@@ -146,7 +158,7 @@ impl Core {
     /// Loads the caches from `store`. `admin_token` is the token file's text: it always
     /// authenticates as `admin`, and is never stored.
     pub fn new(store: Store, admin_token: &str, options: CoreOptions) -> Result<Core, ServerError> {
-        let state = State::load(store)?;
+        let state = State::load(store, options.recent_buckets)?;
         let revision = crate::store::revision(state.store.conn())?;
         let metrics = Metrics::default();
         metrics.set_graph(state.graph.node_count(), state.graph.edge_count());

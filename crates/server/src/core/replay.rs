@@ -7,7 +7,7 @@ use super::Core;
 use super::inventory::inventory;
 use super::policies::parse_files;
 use crate::error::ServerError;
-use crate::store::{self, EdgeFilter};
+use crate::store::EdgeFilter;
 use bulkhead_api::{FlowRecord, ReplayRequest, ReplayResult, Timestamp, Verdict};
 use bulkhead_policy::eval::{Flow, Prepared};
 use bulkhead_policy::{PolicySet, WorkloadId};
@@ -30,7 +30,7 @@ impl Core {
             since: req.since.map(|b| b.resolve(Timestamp::now())),
             ..EdgeFilter::default()
         };
-        let rows = store::query_window(state.store.conn(), &filter)?;
+        let rows = super::views::edge_rows(&state, &filter)?;
         drop(state);
         // Set-up once (isolating policies per workload, address and id maps), then each
         // edge costs lookups and the rules that concern it: docs/bench/learn.md.

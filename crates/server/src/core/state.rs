@@ -1,10 +1,11 @@
 //! The core's state: the store, and caches of it rebuilt at start.
 
 use crate::error::ServerError;
-use crate::graph::FlowGraph;
+use crate::graph::{FlowGraph, Recent};
 use crate::store::{self, AgentRow, Store};
 use bulkhead_api::{Timestamp, TokenInfo};
 use bulkhead_policy::{Mode, Workload, WorkloadId};
+use petgraph::stable_graph::EdgeIndex;
 use std::collections::{BTreeMap, HashMap};
 
 /// A workload an agent reported.
@@ -19,6 +20,10 @@ pub struct Known {
 pub struct State {
     pub store: Store,
     pub graph: FlowGraph,
+    /// The latest per-minute buckets, by graph edge index.
+    pub recent: Recent,
+    /// The last minute folded into the edge rows (store::fold).
+    pub folded: i64,
     pub workloads: BTreeMap<WorkloadId, Known>,
     pub agents: BTreeMap<String, AgentRow>,
     pub modes: BTreeMap<WorkloadId, Mode>,
@@ -27,12 +32,18 @@ pub struct State {
 }
 
 impl State {
-    pub fn load(store: Store) -> Result<State, ServerError> {
+    pub fn load(store: Store, recent_buckets: usize) -> Result<State, ServerError> {
         let conn = store.conn();
         let mut graph = FlowGraph::default();
-        for row in store::load_edges(conn)? {
-            let _ = graph.insert(&row);
+        for (id, name) in store::load_names(conn)? {
+            graph.names.insert(id, &name);
         }
+        let mut index = HashMap::new();
+        for row in store::load_edges(conn)? {
+            index.insert(row.data.id, graph.insert(&row));
+        }
+        let recent = load_recent(conn, &index, recent_buckets)?;
+        let folded = store::folded_through(conn)?;
         let workloads = store::load_workloads(conn)?
             .into_iter()
             .map(|(w, last_seen)| {
@@ -58,10 +69,50 @@ impl State {
         Ok(State {
             store,
             graph,
+            recent,
+            folded,
             workloads,
             agents,
             modes,
             tokens,
         })
     }
+}
+
+/// The newest minutes of buckets that fit in `cap` entries.
+fn load_recent(
+    conn: &rusqlite::Connection,
+    index: &HashMap<u64, EdgeIndex>,
+    cap: usize,
+) -> Result<Recent, ServerError> {
+    let mut recent = Recent::new(cap);
+    match store::recent_minutes(conn, cap)? {
+        // Every minute fits: memory is complete.
+        Some((from, true)) => load_from(conn, index, &mut recent, from)?,
+        Some((from, false)) => {
+            recent.complete_from(from);
+            load_from(conn, index, &mut recent, from)?;
+        }
+        // Not even the newest minute fits, or there are none.
+        None => {
+            if let Some(newest) = store::newest_minute(conn)? {
+                recent.complete_from(newest + 1);
+            }
+        }
+    }
+    Ok(recent)
+}
+
+fn load_from(
+    conn: &rusqlite::Connection,
+    index: &HashMap<u64, EdgeIndex>,
+    recent: &mut Recent,
+    from: i64,
+) -> Result<(), ServerError> {
+    for (id, minute, c) in store::load_buckets(conn, from)? {
+        if let Some(e) = index.get(&id) {
+            recent.add(*e, minute, &c);
+        }
+    }
+    Ok(())
 }

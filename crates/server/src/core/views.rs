@@ -29,7 +29,7 @@ impl Core {
             limit: Some(limit + 1),
             violations: false,
         };
-        let mut rows = store::query_window(self.lock().store.conn(), &filter)?;
+        let mut rows = edge_rows(&self.lock(), &filter)?;
         let next_cursor = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map(|r| r.id)
@@ -48,26 +48,40 @@ impl Core {
 
     pub(super) fn graph(&self, q: &GraphQuery) -> Result<Graph, ServerError> {
         let state = self.lock();
-        let edges = if let Some(since) = q.since {
-            let filter = EdgeFilter {
-                workload: q.workload.as_deref(),
-                namespace: q.namespace.as_deref(),
-                verdict: q.verdict,
-                since: Some(since.resolve(Timestamp::now())),
-                ..EdgeFilter::default()
-            };
-            store::query_window(state.store.conn(), &filter)?
-                .into_iter()
-                .map(edge)
-                .collect()
-        } else {
-            let in_ns = |ep: &str, ns: &str| ep.split_once('/').is_some_and(|(n, _)| n == ns);
-            state.graph.edges(q.workload.as_deref(), |e| {
-                q.verdict.is_none_or(|v| v == e.verdict)
-                    && q.namespace
-                        .as_deref()
-                        .is_none_or(|ns| in_ns(&e.source, ns) || in_ns(&e.destination, ns))
-            })
+        let in_ns = |ep: &str, ns: &str| ep.split_once('/').is_some_and(|(n, _)| n == ns);
+        let keep = |e: &GraphEdge| {
+            q.verdict.is_none_or(|v| v == e.verdict)
+                && q.namespace
+                    .as_deref()
+                    .is_none_or(|ns| in_ns(&e.source, ns) || in_ns(&e.destination, ns))
+        };
+        let since = q.since.map(|s| s.resolve(Timestamp::now()));
+        let edges = match since {
+            // The recent minutes are in memory: sum them there (docs/bench/server.md).
+            Some(since) if state.recent.covers(since.millis()) => {
+                let sums = state
+                    .recent
+                    .window(since.millis(), i64::MAX, state.graph.edge_bound());
+                state.graph.edges_with(
+                    q.workload.as_deref(),
+                    |e, _| sums.get(e.index()).copied().flatten(),
+                    keep,
+                )
+            }
+            Some(since) => {
+                let filter = EdgeFilter {
+                    workload: q.workload.as_deref(),
+                    namespace: q.namespace.as_deref(),
+                    verdict: q.verdict,
+                    since: Some(since),
+                    ..EdgeFilter::default()
+                };
+                store::query_window(state.store.conn(), &filter)?
+                    .into_iter()
+                    .map(edge)
+                    .collect()
+            }
+            None => state.graph.edges(q.workload.as_deref(), keep),
         };
         Ok(self.assemble(&state, q, edges))
     }
@@ -203,6 +217,23 @@ pub(super) fn page_size(
             "{field}: {n} is not between 1 and {max}"
         ))),
     }
+}
+
+/// The edges passing `f`: from memory when it can answer (whole totals from the graph,
+/// a window from the recent buckets), otherwise a window read from the store.
+pub(super) fn edge_rows(state: &State, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow>, ServerError> {
+    if f.since.is_none() && f.until.is_none() {
+        return Ok(state.graph.rows(f, |_, c| Some(*c)));
+    }
+    let since = f.since.map_or(0, Timestamp::millis);
+    if !state.recent.covers(since) {
+        return store::query_window(state.store.conn(), f);
+    }
+    let until = f.until.map_or(i64::MAX, Timestamp::millis);
+    let sums = state.recent.window(since, until, state.graph.edge_bound());
+    Ok(state
+        .graph
+        .rows(f, |e, _| sums.get(e.index()).copied().flatten()))
 }
 
 pub(super) fn edge(r: EdgeRow) -> GraphEdge {

@@ -6,20 +6,26 @@
 //! disk before the request that made it is answered.
 
 mod audit;
+mod edges;
 mod flows;
 mod inventory;
 mod policies;
 mod schema;
 mod tokens;
+mod window;
 
 pub use audit::{insert_audit, query_audit};
-pub use flows::{Counters, EdgeFilter, EdgeRow, FlowWrite, load_edges, query_window, write_flows};
+pub use edges::{
+    fold, folded_through, load_buckets, load_edges, load_names, newest_minute, recent_minutes,
+};
+pub use flows::{Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge, write_flows};
 pub use inventory::{
     AgentRow, delete_workloads_except, load_agents, load_modes, load_workloads, save_agent,
     set_mode, upsert_workload,
 };
 pub use policies::{StoredPolicy, delete_policy, last_version, load_policies, save_policy};
 pub use tokens::{StoredToken, delete_token, insert_token, load_tokens};
+pub use window::{EdgeFilter, EdgeRow, query_window};
 
 use crate::error::ServerError;
 use rusqlite::{Connection, Transaction};
@@ -44,7 +50,7 @@ impl Store {
     fn setup(mut conn: Connection) -> Result<Store, ServerError> {
         // WAL lets readers of the file (backups, sqlite3) not block the server's writes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The default 2 MiB page cache makes every ingest batch re-read B-tree pages from
         // the OS (a syscall each); 64 MiB holds the edge tables of ~10^5 edges.

@@ -1,5 +1,6 @@
 //! The core's behaviour, without HTTP: helpers here, tests by topic below.
 
+mod edges;
 mod flows;
 mod inventory;
 mod learn;
