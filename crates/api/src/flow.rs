@@ -106,8 +106,7 @@ impl Serialize for IpProtocol {
 
 impl<'de> Deserialize<'de> for IpProtocol {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_str(crate::time::Parsed::<IpProtocol>(std::marker::PhantomData))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod core;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;

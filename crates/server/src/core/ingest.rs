@@ -4,114 +4,23 @@
 //!
 //! Aggregating first is what makes ingest fast: a batch of a million records over a few
 //! thousand edges costs a few thousand row writes, and the per-record work is one hash
-//! lookup with borrowed keys (no allocation). Edges are rows of integers, written with
-//! their new totals in multi-row statements: docs/bench/server.md.
+//! lookup with borrowed keys (no allocation). A batch writes its buckets (a row per edge
+//! and minute); edge rows only when new or changed, their totals folded in once their
+//! minutes are past: docs/bench/server.md.
 
 use super::Core;
+use super::aggregate::{BatchJson, BatchMeta, Key, Namer, Rec, Sums, aggregate, record};
 use super::inventory::{check_node, empty_agent};
 use crate::error::ServerError;
-use crate::graph::Names;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{self, Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge};
-use bulkhead_api::{Event, FlowBatch, FlowRecord, IngestResult, IpProtocol, Timestamp, Verdict};
+use bulkhead_api::{Event, FlowBatch, IngestResult, Timestamp};
 use foldhash::{HashMap, HashMapExt};
 use petgraph::stable_graph::EdgeIndex;
-
-/// One record, borrowed from the batch however it was parsed.
-#[derive(Clone, Copy, Debug)]
-pub struct Rec<'a> {
-    pub source: &'a str,
-    pub destination: &'a str,
-    pub protocol: IpProtocol,
-    pub port: u16,
-    pub verdict: Verdict,
-    pub rule: Option<&'a str>,
-    pub counters: Counters,
-}
-
-impl<'a> From<&'a FlowRecord> for Rec<'a> {
-    fn from(r: &'a FlowRecord) -> Self {
-        Rec {
-            source: &r.source,
-            destination: &r.destination,
-            protocol: r.protocol,
-            port: r.port,
-            verdict: r.verdict,
-            rule: r.rule.as_deref(),
-            counters: Counters {
-                packets: r.packets,
-                bytes: r.bytes,
-                connections: r.connections,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-            },
-        }
-    }
-}
-
-/// Everything of a batch but its records.
-#[derive(Clone, Debug, Default)]
-pub struct BatchMeta {
-    pub instance: Option<String>,
-    pub sequence: Option<u64>,
-    pub dropped_records: u64,
-    pub lost_events: u64,
-}
-
-/// An edge's identity, borrowed from the batch (the rule is an attribute: graph module).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key<'a> {
-    source: &'a str,
-    destination: &'a str,
-    protocol: IpProtocol,
-    port: u16,
-    verdict: Verdict,
-}
-
-/// An edge's counters over the batch, and per minute.
-struct Sums<'a> {
-    /// Where the key first appears in the batch: new edges get ids in that order.
-    first: usize,
-    total: Counters,
-    minutes: Minutes,
-    /// The rule of the most recent record (the later one on equal times).
-    rule: Option<&'a str>,
-}
 
 /// Minutes still open for batches: agents ship every few seconds, so a batch holds the
 /// current minute and at most the one before; older minutes are folded.
 const OPEN_MINUTES: i64 = 2;
-
-/// An edge's minutes in a batch: a batch rarely spans more than two, so two are kept
-/// inline (no allocation per edge) and any more in a vector.
-#[derive(Default)]
-struct Minutes {
-    inline: [Option<(i64, Counters)>; 2],
-    more: Vec<(i64, Counters)>,
-}
-
-impl Minutes {
-    fn add(&mut self, minute: i64, c: &Counters) {
-        for slot in &mut self.inline {
-            match slot {
-                Some((m, have)) if *m == minute => return have.add(c),
-                Some(_) => {}
-                None => {
-                    *slot = Some((minute, *c));
-                    return;
-                }
-            }
-        }
-        match self.more.iter_mut().find(|(m, _)| *m == minute) {
-            Some((_, have)) => have.add(c),
-            None => self.more.push((minute, *c)),
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(i64, Counters)> {
-        self.inline.iter().flatten().chain(&self.more)
-    }
-}
 
 /// What the batch does to one edge, kept to update the graph after the commit.
 enum Planned {
@@ -129,6 +38,15 @@ impl Core {
         };
         let records: Vec<Rec<'_>> = batch.records.iter().map(Rec::from).collect();
         self.ingest_records(node, meta, &records)
+    }
+
+    /// A batch as the JSON body of `POST /agents/{node}/flows`, parsed in place (off the
+    /// lock, like the aggregation).
+    pub(super) fn ingest_json(&self, node: &str, body: &[u8]) -> Result<IngestResult, ServerError> {
+        check_node(node)?;
+        let batch: BatchJson<'_> = crate::json::parse_json(body)?;
+        let records: Vec<Rec<'_>> = batch.records.iter().map(Rec::from).collect();
+        self.ingest_records(node, batch.meta(), &records)
     }
 
     pub(super) fn ingest_records(
@@ -322,87 +240,5 @@ impl Core {
             duplicate: false,
             edges: found.len() as u64,
         })
-    }
-}
-
-/// Numbers for the names of a batch: known ones from the graph, new ones the next free
-/// numbers (written with the batch, interned after its commit).
-struct Namer<'a> {
-    pending: HashMap<&'a str, u32>,
-    next: u32,
-}
-
-impl<'a> Namer<'a> {
-    fn id(&mut self, names: &Names, name: &'a str, write: &mut FlowWrite) -> u32 {
-        if let Some(id) = names.id(name) {
-            return id;
-        }
-        *self.pending.entry(name).or_insert_with(|| {
-            let id = self.next;
-            self.next += 1;
-            write.names.push((id, name.to_string()));
-            id
-        })
-    }
-}
-
-/// Sums the batch per edge and minute; rejects records that make no sense, naming them.
-fn aggregate<'a>(records: &[Rec<'a>]) -> Result<HashMap<Key<'a>, Sums<'a>>, ServerError> {
-    let mut sums: HashMap<Key<'a>, Sums<'a>> = HashMap::with_capacity(records.len().min(1 << 16));
-    for (i, r) in records.iter().enumerate() {
-        if r.source.is_empty() || r.destination.is_empty() {
-            let field = if r.source.is_empty() {
-                "source"
-            } else {
-                "destination"
-            };
-            return Err(ServerError::invalid(format!(
-                "records[{i}].{field}: must not be empty"
-            )));
-        }
-        let c = r.counters;
-        if c.last_seen < c.first_seen {
-            return Err(ServerError::invalid(format!(
-                "records[{i}].last_seen: is before first_seen"
-            )));
-        }
-        let key = Key {
-            source: r.source,
-            destination: r.destination,
-            protocol: r.protocol,
-            port: r.port,
-            verdict: r.verdict,
-        };
-        let minute = c.last_seen.millis().div_euclid(MINUTE_MS);
-        let s = sums.entry(key).or_insert_with(|| Sums {
-            first: i,
-            total: Counters::EMPTY,
-            minutes: Minutes::default(),
-            rule: r.rule,
-        });
-        if c.last_seen >= s.total.last_seen {
-            s.rule = r.rule;
-        }
-        s.total.add(&c);
-        s.minutes.add(minute, &c);
-    }
-    Ok(sums)
-}
-
-fn record(k: &Key<'_>, s: &Sums<'_>, node: &str) -> FlowRecord {
-    let c = &s.total;
-    FlowRecord {
-        source: k.source.to_string(),
-        destination: k.destination.to_string(),
-        protocol: k.protocol,
-        port: k.port,
-        verdict: k.verdict,
-        rule: s.rule.map(str::to_string),
-        packets: c.packets,
-        bytes: c.bytes,
-        connections: c.connections,
-        first_seen: c.first_seen,
-        last_seen: c.last_seen,
-        node: Some(node.to_string()),
     }
 }

@@ -9,6 +9,7 @@
 //! as they were. One mutex serializes commands: SQLite has one writer anyway, and a
 //! command holds it for a single transaction.
 
+mod aggregate;
 mod auth;
 mod ingest;
 mod inventory;
@@ -67,6 +68,8 @@ pub enum Command {
     AgentReport(String, AgentReport),
     Desired(String),
     IngestFlows(String, FlowBatch),
+    /// The same, as the request's JSON body (parsed in place: no copy of its strings).
+    IngestJson(String, Vec<u8>),
 }
 
 /// What a command needs of its caller's role.
@@ -93,7 +96,7 @@ impl Command {
             | Baseline(_) | Violations(_) => Access::Read,
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
             ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
-            AgentReport(..) | Desired(_) | IngestFlows(..) => Access::Agent,
+            AgentReport(..) | Desired(_) | IngestFlows(..) | IngestJson(..) => Access::Agent,
         }
     }
 }
@@ -222,6 +225,9 @@ impl Core {
             Command::AgentReport(node, r) => self.report(&node, r).map(Outcome::Revision),
             Command::Desired(node) => self.desired(&node).map(|d| Outcome::Desired(Box::new(d))),
             Command::IngestFlows(node, b) => self.ingest(&node, b).map(Outcome::Ingested),
+            Command::IngestJson(node, body) => {
+                self.ingest_json(&node, &body).map(Outcome::Ingested)
+            }
         }
     }
 

@@ -45,46 +45,42 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for JsonBody<T> {
     type Rejection = ServerError;
 
     async fn from_request(req: Request, state: &Arc<Core>) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return Err(ServerError::UnsupportedMediaType(
-                "expected a body with `Content-Type: application/json`".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status().as_u16() == 413 {
-                ServerError::TooLarge(e.body_text())
-            } else {
-                ServerError::BadRequest(format!("cannot read the body: {}", e.body_text()))
-            }
-        })?;
-        parse_json(&bytes).map(JsonBody)
+        let bytes = json_bytes(req, state).await?;
+        crate::json::parse_json(&bytes).map(JsonBody)
     }
 }
 
-/// Deserializes JSON, naming the path of the field at fault.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let at = if path == "." {
-                    String::new()
-                } else {
-                    format!("{path}: ")
-                };
-                ServerError::invalid(format!("{at}{inner}"))
-            }
-            _ => ServerError::BadRequest(format!("the body is not valid JSON: {inner}")),
+async fn json_bytes(req: Request, state: &Arc<Core>) -> Result<Bytes, ServerError> {
+    let json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ServerError::UnsupportedMediaType(
+            "expected a body with `Content-Type: application/json`".into(),
+        ));
+    }
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status().as_u16() == 413 {
+            ServerError::TooLarge(e.body_text())
+        } else {
+            ServerError::BadRequest(format!("cannot read the body: {}", e.body_text()))
         }
     })
+}
+
+/// A JSON body left unparsed (the core parses it borrowing from the bytes): the same
+/// 415 and 413 answers as [`JsonBody`].
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest<Arc<Core>> for JsonBytes {
+    type Rejection = ServerError;
+
+    async fn from_request(req: Request, state: &Arc<Core>) -> Result<Self, Self::Rejection> {
+        json_bytes(req, state).await.map(JsonBytes)
+    }
 }
 
 /// Query parameters, 400 naming the parameter at fault.

@@ -1,6 +1,6 @@
 //! One function per route: parse the request into a [`Command`], run it, render it.
 
-use super::extract::{Auth, JsonBody, Params, PathParams};
+use super::extract::{Auth, JsonBody, JsonBytes, Params, PathParams};
 use super::run;
 use crate::core::{Access, Command, Core, Outcome};
 use crate::error::ServerError;
@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use bulkhead_api::{
-    ApplyRequest, AuditQuery, CreateToken, DeleteRequest, DesiredQuery, FlowBatch, FlowQuery,
-    GraphQuery, SetMode,
+    ApplyRequest, AuditQuery, CreateToken, DeleteRequest, DesiredQuery, FlowQuery, GraphQuery,
+    SetMode,
 };
 use bulkhead_policy::WorkloadId;
 use bulkhead_policy::names::dns_label_error;
@@ -186,9 +186,9 @@ pub async fn ingest(
     State(core): S,
     auth: Auth,
     PathParams(node): PathParams<String>,
-    JsonBody(batch): JsonBody<FlowBatch>,
+    JsonBytes(body): JsonBytes,
 ) -> Answer {
-    run(&core, auth, Command::IngestFlows(node, batch)).await
+    run(&core, auth, Command::IngestJson(node, Vec::from(body))).await
 }
 
 /// Long poll: answers at once when the revision is past `after`, otherwise as soon as it

@@ -6,7 +6,8 @@ mod handlers;
 mod sse;
 mod ui;
 
-pub use extract::{parse_json, parse_query};
+pub use crate::json::parse_json;
+pub use extract::parse_query;
 
 use crate::core::{Command, Core, Outcome};
 use crate::error::ServerError;

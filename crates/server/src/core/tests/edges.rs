@@ -174,3 +174,43 @@ fn windows_from_memory_match_the_store() {
         assert_eq!(flows(&memory, fq.clone()), flows(&store_only, fq));
     }
 }
+
+/// A JSON body parsed in place gives what the typed batch gives (escaped strings
+/// included), and refuses what the typed batch refuses, naming the field.
+#[test]
+fn json_batches_parsed_in_place_match_typed_ones() {
+    let records = vec![
+        ruled(
+            "x/a",
+            "x/b",
+            Some("x/p \"quoted\" ingress[0] (allow)"),
+            3,
+            T,
+        ),
+        ruled("x/a", "10.0.0.1", None, 2, T + 1000),
+    ];
+    let batch = FlowBatch {
+        records: records.clone(),
+        dropped_records: 4,
+        ..FlowBatch::default()
+    };
+    let (typed, json) = (core(), core());
+    ingest(&typed, records);
+    let body = serde_json::to_vec(&batch).unwrap();
+    let run = |b: Vec<u8>| json.execute(Some(&admin()), Command::IngestJson("n1".into(), b));
+    assert!(matches!(run(body).unwrap(), Outcome::Ingested(r) if r.accepted == 2));
+    assert_eq!(
+        graph(&json, GraphQuery::default()).edges,
+        graph(&typed, GraphQuery::default()).edges
+    );
+    let unknown = br#"{"records":[{"source":"x/a","destination":"x/b","protocol":"TCP",
+        "port":80,"verdict":"allowed","packets":1,"bytes":1,"first_seen":"2025-01-01T00:00:00Z",
+        "last_seen":"2025-01-01T00:00:00Z","colour":"red"}]}"#;
+    let err = run(unknown.to_vec()).unwrap_err().to_string();
+    assert!(
+        err.contains("records[0]") && err.contains("colour"),
+        "{err}"
+    );
+    let broken = run(b"{\"records\": [".to_vec()).unwrap_err();
+    assert_eq!(broken.status(), 400, "{broken}");
+}

@@ -1,0 +1,264 @@
+//! A batch before it meets the store: records borrowed from however the batch was
+//! parsed (typed, or JSON parsed in place), summed per edge and per minute, and the
+//! numbers of the names they mention.
+
+use crate::error::ServerError;
+use crate::graph::Names;
+use crate::graph::recent::MINUTE_MS;
+use crate::store::{Counters, FlowWrite};
+use bulkhead_api::{FlowRecord, IpProtocol, Timestamp, Verdict};
+use foldhash::{HashMap, HashMapExt};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// One record, borrowed from the batch however it was parsed.
+#[derive(Clone, Copy, Debug)]
+pub struct Rec<'a> {
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub protocol: IpProtocol,
+    pub port: u16,
+    pub verdict: Verdict,
+    pub rule: Option<&'a str>,
+    pub counters: Counters,
+}
+
+impl<'a> From<&'a FlowRecord> for Rec<'a> {
+    fn from(r: &'a FlowRecord) -> Self {
+        Rec {
+            source: &r.source,
+            destination: &r.destination,
+            protocol: r.protocol,
+            port: r.port,
+            verdict: r.verdict,
+            rule: r.rule.as_deref(),
+            counters: Counters {
+                packets: r.packets,
+                bytes: r.bytes,
+                connections: r.connections,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+            },
+        }
+    }
+}
+
+/// Everything of a batch but its records.
+#[derive(Clone, Debug, Default)]
+pub struct BatchMeta {
+    pub instance: Option<String>,
+    pub sequence: Option<u64>,
+    pub dropped_records: u64,
+    pub lost_events: u64,
+}
+
+/// An edge's identity, borrowed from the batch (the rule is an attribute: graph module).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key<'a> {
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub protocol: IpProtocol,
+    pub port: u16,
+    pub verdict: Verdict,
+}
+
+/// An edge's counters over the batch, and per minute.
+pub(super) struct Sums<'a> {
+    /// Where the key first appears in the batch: new edges get ids in that order.
+    pub first: usize,
+    pub total: Counters,
+    pub minutes: Minutes,
+    /// The rule of the most recent record (the later one on equal times).
+    pub rule: Option<&'a str>,
+}
+
+/// An edge's minutes in a batch: a batch rarely spans more than two, so two are kept
+/// inline (no allocation per edge) and any more in a vector.
+#[derive(Default)]
+pub(super) struct Minutes {
+    inline: [Option<(i64, Counters)>; 2],
+    more: Vec<(i64, Counters)>,
+}
+
+impl Minutes {
+    fn add(&mut self, minute: i64, c: &Counters) {
+        for slot in &mut self.inline {
+            match slot {
+                Some((m, have)) if *m == minute => return have.add(c),
+                Some(_) => {}
+                None => {
+                    *slot = Some((minute, *c));
+                    return;
+                }
+            }
+        }
+        match self.more.iter_mut().find(|(m, _)| *m == minute) {
+            Some((_, have)) => have.add(c),
+            None => self.more.push((minute, *c)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(i64, Counters)> {
+        self.inline.iter().flatten().chain(&self.more)
+    }
+}
+
+/// A flow batch as JSON, parsed in place: strings borrow from the request body unless
+/// they hold escapes. The same fields, defaults and refusals as [`FlowBatch`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchJson<'a> {
+    #[serde(default)]
+    pub instance: Option<String>,
+    #[serde(default)]
+    pub sequence: Option<u64>,
+    #[serde(borrow)]
+    pub records: Vec<RecordJson<'a>>,
+    #[serde(default)]
+    pub dropped_records: u64,
+    #[serde(default)]
+    pub lost_events: u64,
+}
+
+/// A [`FlowRecord`] as JSON, borrowed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordJson<'a> {
+    #[serde(borrow)]
+    pub source: Cow<'a, str>,
+    #[serde(borrow)]
+    pub destination: Cow<'a, str>,
+    pub protocol: IpProtocol,
+    pub port: u16,
+    pub verdict: Verdict,
+    #[serde(borrow)]
+    pub rule: Option<Cow<'a, str>>,
+    pub packets: u64,
+    pub bytes: u64,
+    #[serde(default = "one")]
+    pub connections: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Ignored, as in [`FlowRecord`]: the server takes the node from the path.
+    #[serde(default, borrow, rename = "node")]
+    _node: Option<Cow<'a, str>>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl<'a> From<&'a RecordJson<'a>> for Rec<'a> {
+    fn from(r: &'a RecordJson<'a>) -> Self {
+        Rec {
+            source: &r.source,
+            destination: &r.destination,
+            protocol: r.protocol,
+            port: r.port,
+            verdict: r.verdict,
+            rule: r.rule.as_deref(),
+            counters: Counters {
+                packets: r.packets,
+                bytes: r.bytes,
+                connections: r.connections,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+            },
+        }
+    }
+}
+
+impl BatchJson<'_> {
+    pub fn meta(&self) -> BatchMeta {
+        BatchMeta {
+            instance: self.instance.clone(),
+            sequence: self.sequence,
+            dropped_records: self.dropped_records,
+            lost_events: self.lost_events,
+        }
+    }
+}
+
+/// Numbers for the names of a batch: known ones from the graph, new ones the next free
+/// numbers (written with the batch, interned after its commit).
+pub(super) struct Namer<'a> {
+    pub pending: HashMap<&'a str, u32>,
+    pub next: u32,
+}
+
+impl<'a> Namer<'a> {
+    pub fn id(&mut self, names: &Names, name: &'a str, write: &mut FlowWrite) -> u32 {
+        if let Some(id) = names.id(name) {
+            return id;
+        }
+        *self.pending.entry(name).or_insert_with(|| {
+            let id = self.next;
+            self.next += 1;
+            write.names.push((id, name.to_string()));
+            id
+        })
+    }
+}
+
+/// Sums the batch per edge and minute; rejects records that make no sense, naming them.
+pub(super) fn aggregate<'a>(
+    records: &[Rec<'a>],
+) -> Result<HashMap<Key<'a>, Sums<'a>>, ServerError> {
+    let mut sums: HashMap<Key<'a>, Sums<'a>> = HashMap::with_capacity(records.len().min(1 << 16));
+    for (i, r) in records.iter().enumerate() {
+        if r.source.is_empty() || r.destination.is_empty() {
+            let field = if r.source.is_empty() {
+                "source"
+            } else {
+                "destination"
+            };
+            return Err(ServerError::invalid(format!(
+                "records[{i}].{field}: must not be empty"
+            )));
+        }
+        let c = r.counters;
+        if c.last_seen < c.first_seen {
+            return Err(ServerError::invalid(format!(
+                "records[{i}].last_seen: is before first_seen"
+            )));
+        }
+        let key = Key {
+            source: r.source,
+            destination: r.destination,
+            protocol: r.protocol,
+            port: r.port,
+            verdict: r.verdict,
+        };
+        let minute = c.last_seen.millis().div_euclid(MINUTE_MS);
+        let s = sums.entry(key).or_insert_with(|| Sums {
+            first: i,
+            total: Counters::EMPTY,
+            minutes: Minutes::default(),
+            rule: r.rule,
+        });
+        if c.last_seen >= s.total.last_seen {
+            s.rule = r.rule;
+        }
+        s.total.add(&c);
+        s.minutes.add(minute, &c);
+    }
+    Ok(sums)
+}
+
+pub(super) fn record(k: &Key<'_>, s: &Sums<'_>, node: &str) -> FlowRecord {
+    let c = &s.total;
+    FlowRecord {
+        source: k.source.to_string(),
+        destination: k.destination.to_string(),
+        protocol: k.protocol,
+        port: k.port,
+        verdict: k.verdict,
+        rule: s.rule.map(str::to_string),
+        packets: c.packets,
+        bytes: c.bytes,
+        connections: c.connections,
+        first_seen: c.first_seen,
+        last_seen: c.last_seen,
+        node: Some(node.to_string()),
+    }
+}
