@@ -101,6 +101,15 @@ pub fn core_at(db: &Path) -> Res<Core> {
     Ok(Core::new(Store::open(db)?, TOKEN, CoreOptions::default())?)
 }
 
+/// A core keeping at most `recent` buckets in memory.
+pub fn core_with(db: &Path, recent: usize) -> Res<Core> {
+    let options = CoreOptions {
+        recent_buckets: recent,
+        ..CoreOptions::default()
+    };
+    Ok(Core::new(Store::open(db)?, TOKEN, options)?)
+}
+
 /// Reports 10,000 workloads from 10 nodes.
 pub fn inventory(core: &Core) -> Res<()> {
     for node in 0..10 {
