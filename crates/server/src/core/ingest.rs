@@ -175,13 +175,13 @@ impl Core {
         let fold_to = newest.min(now).saturating_sub(OPEN_MINUTES);
         let fold = (newest > i64::MIN && fold_to > folded).then_some(fold_to);
 
-        let tx = state.store.transaction()?;
-        store::write_flows(&tx, &mut write)?;
-        if let Some(to) = fold {
-            store::fold(&tx, folded, to)?;
-        }
-        store::save_agent(&tx, &agent)?;
-        tx.commit()?;
+        state.store.relaxed(|tx| {
+            store::write_flows(tx, &mut write)?;
+            if let Some(to) = fold {
+                store::fold(tx, folded, to)?;
+            }
+            store::save_agent(tx, &agent)
+        })?;
         if let Some(to) = fold {
             state.folded = to;
         }

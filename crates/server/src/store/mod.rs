@@ -3,7 +3,10 @@
 //! The functions of the submodules take a `&Connection` so the core can group several of
 //! them in one transaction: a policy change, its audit entries and the revision bump
 //! land together or not at all. Commits use `synchronous = FULL`, so a change is on
-//! disk before the request that made it is answered.
+//! disk before the request that made it is answered, except flow batches
+//! ([`Store::relaxed`]): they are in the WAL file (the OS's page cache) when answered,
+//! which a killed process cannot lose; the disk gets them at the next checkpoint or
+//! FULL commit (docs/server.md says what that means for a power loss).
 
 mod audit;
 mod edges;
@@ -50,7 +53,7 @@ impl Store {
     fn setup(mut conn: Connection) -> Result<Store, ServerError> {
         // WAL lets readers of the file (backups, sqlite3) not block the server's writes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The default 2 MiB page cache makes every ingest batch re-read B-tree pages from
         // the OS (a syscall each); 64 MiB holds the edge tables of ~10^5 edges.
@@ -66,6 +69,27 @@ impl Store {
 
     pub fn transaction(&mut self) -> Result<Transaction<'_>, ServerError> {
         Ok(self.conn.transaction()?)
+    }
+
+    /// Runs `f` in a transaction committed with `synchronous = NORMAL` (no fsync of its
+    /// own): for flow batches, where an fsync per batch costs more than the batch.
+    /// FULL is restored whatever happens, so policies and audit entries stay fsynced.
+    pub fn relaxed<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ServerError>,
+    ) -> Result<T, ServerError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let run = || -> Result<T, ServerError> {
+            let tx = self.conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        let out = run();
+        let reset = self.conn.pragma_update(None, "synchronous", "FULL");
+        let out = out?;
+        reset?;
+        Ok(out)
     }
 
     pub fn schema_version() -> usize {
