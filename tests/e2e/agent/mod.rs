@@ -217,7 +217,7 @@ fn scenario(backend: &str) {
         );
     }
     assert!(want.values().any(|w| w.0 == "denied") && want.values().any(|w| w.0 == "would-deny"));
-    let edges = wait_for_edges(&server, &want, &[&agent]);
+    wait_for_edges(&server, &want, &[&agent]);
     let observed = observe(&server);
     let strip = |m: &BTreeMap<EdgeId, Seen>| -> BTreeMap<EdgeId, (String, Option<String>)> {
         m.iter()
@@ -251,6 +251,8 @@ fn scenario(backend: &str) {
     let (url, token, addr) = (server.url(), server.token_file(), server.addr.clone());
     let state = agent.state.clone();
     drop(agent);
+    // Everything the server has acknowledged, the moment before it is killed.
+    let edges = graph_all(&server);
     server.kill();
     std::fs::remove_file(state.join("status.json")).unwrap();
     assert!(probe_denied(&lab, "x/c", "x/b") && probe_denied(&lab, "x/a", "x/c"));
@@ -279,15 +281,22 @@ fn scenario(backend: &str) {
         audit_after["entries"], audit_before["entries"],
         "audit entries lost"
     );
+    // An edge is one (source, destination, protocol, port, verdict) whose rule is that
+    // of its latest traffic: the rule may only have moved if traffic arrived since.
     let after = graph_all(&server);
     for (k, v) in &edges {
-        let same =
-            |(id, s): &&(EdgeId, Seen)| id == k && s.verdict == v.verdict && s.rule == v.rule;
+        let same = |(id, s): &&(EdgeId, Seen)| id == k && s.verdict == v.verdict;
         let a = after
             .iter()
             .find(same)
-            .unwrap_or_else(|| panic!("edge {k:?} {v:?} lost"));
+            .unwrap_or_else(|| panic!("edge {k:?} {v:?} lost: {after:#?}"));
         assert!(a.1.packets >= v.packets, "{k:?}: {v:?} then {a:?}");
+        assert!(
+            a.1.rule == v.rule || a.1.packets > v.packets,
+            "{k:?}: rule {:?} became {:?} without new traffic",
+            v.rule,
+            a.1.rule
+        );
     }
     // The agent finds the server again and reports what is in force.
     wait_in_sync(&server, &["node"], 4, &[&agent]);
