@@ -134,7 +134,7 @@ pub struct CoreOptions {
     /// The mode of workloads that have none set.
     pub default_mode: Mode,
     /// How many (edge, minute) buckets to keep in memory for time-window graphs (about
-    /// 60 bytes each); windows reaching further back are read from the store.
+    /// 100 bytes each); windows reaching further back are read from the store.
     pub recent_buckets: usize,
 }
 

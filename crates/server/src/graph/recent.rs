@@ -124,7 +124,8 @@ impl Default for Recent {
     }
 }
 
-/// About 60 MB: an hour of 16,000 edges active every minute, or 100,000 edges over ten.
+/// About 100 MB at most (~100 bytes an entry, hash tables included): an hour of 16,000
+/// edges active every minute, or 100,000 edges over ten minutes.
 pub const DEFAULT_CAP: usize = 1_000_000;
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub struct FlowWrite {
 }
 
 /// Rows per INSERT: each statement execution has a fixed cost in SQLite's VM, so
-/// inserting 64 rows at once is much cheaper than 64 executions (and stays far below
+/// inserting 256 rows at once is much cheaper than 256 executions (and stays far below
 /// SQLite's limit of 32766 bound parameters). Only two statement shapes are cached per
 /// table: full chunks and the batch's remainder.
 const CHUNK: usize = 256;
