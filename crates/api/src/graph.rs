@@ -46,6 +46,8 @@ pub struct GraphGroup {
     pub parent: Option<String>,
 }
 
+/// One edge per (source, destination, protocol, port, verdict): a graph never holds two
+/// with the same five. A changed verdict is another edge; a changed rule is not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphEdge {
     /// Stable id of the edge (also the flow cursor).
@@ -55,6 +57,7 @@ pub struct GraphEdge {
     pub protocol: IpProtocol,
     pub port: u16,
     pub verdict: Verdict,
+    /// The rule that decided the edge's most recent traffic (null: none applied).
     pub rule: Option<String>,
     pub packets: u64,
     pub bytes: u64,
