@@ -216,7 +216,10 @@ impl DockerEngine {
     /// A TCP connection attempt from inside `from` (busybox `nc`, `timeout` seconds):
     /// true if it connected and the listener's greeting came back.
     pub fn connects(&self, from: &str, to: Ipv4Addr, port: u16, timeout: u32) -> bool {
-        let cmd = format!("nc -w {timeout} {to} {port} </dev/null");
+        let cmd = format!(
+            "timeout {} nc -w {timeout} {to} {port} </dev/null",
+            timeout + 2
+        );
         let r = self.docker(&["exec", from, "sh", "-c", &cmd]);
         r.stdout.contains("ok")
     }

@@ -184,7 +184,11 @@ pub fn run(backend: &str, guard: bool, rounds: usize) -> Res<Vec<Round>> {
         let before = applies(&std::fs::read_to_string(&log)?);
         let base_eps = before.last().map(|a| a.1).unwrap_or(0);
         let service = format!("intr{i}");
-        let cmd = format!("while nc -w 1 {open} 80 </dev/null; do :; done; echo done; sleep 3600");
+        // `timeout`: a connection cut mid-way by an apply (its conntrack entry deleted)
+        // would leave nc waiting for the reply forever.
+        let cmd = format!(
+            "while timeout 3 nc -w 1 {open} 80 </dev/null; do :; done; echo done; sleep 3600"
+        );
         let called = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as i128;
         engine.run_service("shop", &service, &cmd, &["-l", "app=intruder"]);
         let name = format!("shop-{service}-1");

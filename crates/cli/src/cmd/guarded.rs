@@ -3,7 +3,8 @@
 //!
 //! The eBPF programs run on a workload's veth only once the agent knows the workload,
 //! so a container that sends before its start event reached the agent would pass
-//! unchecked (the start-gap benchmark measured tens of connections in ~70 ms). On
+//! unchecked (the start-gap benchmark saw 4–10 connections pass in the ~40–60 ms
+//! before the agent knew a new container, docs/bench/docker.md). On
 //! Docker's bridges (`bridge-nf-call-iptables=1`) every packet between containers
 //! also crosses the node's netfilter forward hook, where the guard drops addresses
 //! not known yet; the eBPF programs still make every policy decision.

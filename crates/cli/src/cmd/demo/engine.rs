@@ -160,7 +160,7 @@ impl Engine {
             let mut body = String::new();
             for (to, port) in targets {
                 body.push_str(&format!(
-                    "nc -w 1 {} {port} </dev/null >/dev/null 2>&1; ",
+                    "timeout 3 nc -w 1 {} {port} </dev/null >/dev/null 2>&1; ",
                     ips[to]
                 ));
             }
