@@ -10,7 +10,10 @@
 //! not known yet; the eBPF programs still make every policy decision.
 //!
 //! Order on each apply: the eBPF program first, then the guard, so the guard is lifted
-//! for a new container only once its own checks run.
+//! for a new container only once its own checks run. The two steps are each atomic but
+//! not one step together: if the guard's apply fails after the programs', the new
+//! programs stay in force with the previous guard (which fails closed: a container it
+//! does not know yet stays held), and the error is reported like any failed apply.
 
 use bulkhead_compile::Program;
 use bulkhead_dataplane::{ApplyReport, Dataplane, Error, Guard};

@@ -71,7 +71,7 @@ fn names_become_dns_labels() {
 }
 
 #[test]
-fn bridge_networks_give_their_subnets() {
+fn bridge_networks_give_their_subnets_and_gateways_even_when_docker_lists_none() {
     let nets: Vec<Network> = serde_json::from_str(
         r#"[{"Name":"b","Id":"n1","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.79.0.0/24","Gateway":"10.79.0.9"},{"Subnet":"fd00::/64"}]}},
             {"Name":"c","Id":"n2","Driver":"bridge","IPAM":{"Config":[{"Subnet":"10.79.1.0/24"}]}},
