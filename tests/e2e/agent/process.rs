@@ -1,7 +1,7 @@
 //! `bulkhead agent` as a child process (stopped by PID on drop), and what the tests
 //! read back from the server it reports to.
 
-use crate::harness::{TestLab, bulkhead, bulkhead_bin};
+use crate::harness::{Run, TestLab, bulkhead, bulkhead_bin};
 use crate::server::process::ServerProcess;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -73,17 +73,7 @@ impl AgentProcess {
 impl Drop for AgentProcess {
     fn drop(&mut self) {
         // SIGTERM by PID (the agent ships what it holds), then make sure it is gone.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::harness::terminate(&mut self.child, Duration::from_secs(5));
     }
 }
 
@@ -146,14 +136,13 @@ fn seen(v: &Value) -> (EdgeId, Seen) {
     (id, seen)
 }
 
-/// Every edge of `bulkhead graph -o json` (one id may appear with several verdicts or
-/// rules when the policies changed in between).
+/// `bulkhead COMMAND -o json` against `server` with its admin token; must succeed.
 #[track_caller]
-pub fn graph_all(server: &ServerProcess) -> Vec<(EdgeId, Seen)> {
+fn read_json(server: &ServerProcess, command: &str) -> Run {
     let url = server.url();
     let token = server.token_file();
     let run = bulkhead(&[
-        "graph",
+        command,
         "-o",
         "json",
         "--server",
@@ -162,6 +151,14 @@ pub fn graph_all(server: &ServerProcess) -> Vec<(EdgeId, Seen)> {
         token.to_str().unwrap(),
     ]);
     run.success();
+    run
+}
+
+/// Every edge of `bulkhead graph -o json` (one id may appear with several verdicts or
+/// rules when the policies changed in between).
+#[track_caller]
+pub fn graph_all(server: &ServerProcess) -> Vec<(EdgeId, Seen)> {
+    let run = read_json(server, "graph");
     let g: Value = serde_json::from_str(&run.stdout).unwrap();
     g["edges"]
         .as_array()
@@ -176,24 +173,10 @@ pub fn graph_all(server: &ServerProcess) -> Vec<(EdgeId, Seen)> {
 /// one connection pattern) is a failure.
 #[track_caller]
 pub fn graph(server: &ServerProcess) -> BTreeMap<EdgeId, Seen> {
-    let url = server.url();
-    let token = server.token_file();
-    let run = bulkhead(&[
-        "graph",
-        "-o",
-        "json",
-        "--server",
-        &url,
-        "--token-file",
-        token.to_str().unwrap(),
-    ]);
-    run.success();
-    let g: Value = serde_json::from_str(&run.stdout).unwrap();
     let mut out = BTreeMap::new();
-    for e in g["edges"].as_array().cloned().unwrap_or_default() {
-        let (id, s) = seen(&e);
+    for (id, s) in graph_all(server) {
         if let Some(prev) = out.insert(id.clone(), s.clone()) {
-            panic!("edge {id:?} twice: {prev:?} and {s:?}\n{}", run.stdout);
+            panic!("edge {id:?} twice: {prev:?} and {s:?}");
         }
     }
     out
@@ -203,18 +186,7 @@ pub fn graph(server: &ServerProcess) -> BTreeMap<EdgeId, Seen> {
 /// several minutes are summed).
 #[track_caller]
 pub fn observe(server: &ServerProcess) -> BTreeMap<EdgeId, Seen> {
-    let url = server.url();
-    let token = server.token_file();
-    let run = bulkhead(&[
-        "observe",
-        "-o",
-        "json",
-        "--server",
-        &url,
-        "--token-file",
-        token.to_str().unwrap(),
-    ]);
-    run.success();
+    let run = read_json(server, "observe");
     let mut out: BTreeMap<EdgeId, Seen> = BTreeMap::new();
     for line in run.stdout.lines() {
         let (id, s) = seen(&serde_json::from_str(line).unwrap());

@@ -7,7 +7,7 @@ use crate::harness::docker::DockerEngine;
 use crate::server::process::ServerProcess;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct DockerAgent {
     child: Child,
@@ -55,16 +55,6 @@ impl DockerAgent {
 
 impl Drop for DockerAgent {
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::harness::terminate(&mut self.child, Duration::from_secs(5));
     }
 }

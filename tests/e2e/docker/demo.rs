@@ -16,17 +16,7 @@ struct Demo(Child);
 impl Demo {
     /// SIGTERM, then waits up to a minute; true if it exited by itself.
     fn stop(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        crate::harness::sigterm_and_wait(&mut self.0, Duration::from_secs(60))
     }
 }
 

@@ -235,18 +235,7 @@ impl Drop for DockerEngine {
             let _ = self.docker(&args);
         }
         // By PID: SIGTERM lets dockerd stop its containerd and unmount what it mounted.
-        let pid = self.daemon.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut gone = false;
-        while !gone && Instant::now() < deadline {
-            gone = matches!(self.daemon.try_wait(), Ok(Some(_)));
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if !gone {
-            let _ = self.daemon.kill();
-            let _ = self.daemon.wait();
-        }
+        super::terminate(&mut self.daemon, Duration::from_secs(20));
         let _ = bulkhead_bpf::remove_pins(&bulkhead_bpf::PinDir::for_netns(&self.netns));
         let _ = Command::new("ip")
             .args(["netns", "del", &self.netns])

@@ -30,9 +30,11 @@ pub mod docker;
 pub mod labs;
 pub mod probe;
 pub mod run;
+pub mod stop;
 pub mod system;
 
 pub use labs::{LabGuard, TestLab, unique_lab_name};
 pub use probe::{ProbeKey, ProbeMap, all_allowed, diff, key, parse_probe};
 pub use run::{Run, bulkhead, bulkhead_bin, run_with_env};
+pub use stop::{sigterm_and_wait, terminate};
 pub use system::{TempDir, in_netns, lab_netns, nft, nsenter, serve_pids};
