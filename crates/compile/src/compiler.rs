@@ -24,7 +24,7 @@ mod rules;
 mod select;
 mod tables;
 
-use crate::program::{DirectionProgram, Endpoint, Program};
+use crate::program::{DirectionProgram, Endpoint, Program, direction_fingerprint};
 use bulkhead_policy::ir::PolicySet;
 use bulkhead_policy::{Inventory, Mode, WorkloadId};
 use std::collections::BTreeMap;
@@ -116,7 +116,11 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let book = numbering::Book::new(&rules, &selecting);
 
     let ctx = endpoint::Context::new(&rules, &ids, &book.rule_ids);
-    let tables::Tables { mut tables, uses } = tables::build(&tables::Inputs {
+    let tables::Tables {
+        mut tables,
+        fingerprints,
+        uses,
+    } = tables::build(&tables::Inputs {
         ctx: &ctx,
         book: &book,
         rules: &rules,
@@ -130,6 +134,7 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     for t in uses.iter().flatten().flatten() {
         left[*t] += 1;
     }
+    let open = direction_fingerprint(&DirectionProgram::default());
     let endpoints = local
         .iter()
         .zip(uses)
@@ -147,7 +152,8 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
                     }
                 }
             };
-            Endpoint {
+            let print = |s: Option<usize>| s.map_or(open, |t| fingerprints[t]);
+            let mut e = Endpoint {
                 workload: w.id.clone(),
                 index: index as u32,
                 ips: w.ips.clone(),
@@ -156,7 +162,10 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
                 mode: input.modes.get(&w.id).copied().unwrap_or_default(),
                 ingress: table(slots[0]),
                 egress: table(slots[1]),
-            }
+                fingerprint: 0,
+            };
+            e.fingerprint = e.fingerprint_with(print(slots[0]), print(slots[1]));
+            e
         })
         .collect();
     Ok(Program {

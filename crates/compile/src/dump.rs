@@ -160,6 +160,7 @@ mod tests {
                 mode: Mode::Monitor,
                 ingress,
                 egress: DirectionProgram::default(),
+                fingerprint: 0,
             }],
         };
         assert_eq!(

@@ -22,6 +22,9 @@ use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+mod fingerprint;
+pub use fingerprint::direction_fingerprint;
+
 pub type IdentityId = u32;
 /// The wildcard peer in map keys (`any` entries); never assigned to an address.
 pub const ANY_IDENTITY: IdentityId = 0;
@@ -62,6 +65,10 @@ pub struct Endpoint {
     pub mode: Mode,
     pub ingress: DirectionProgram,
     pub egress: DirectionProgram,
+    /// A content hash of the fields above except `index` ([`Endpoint::content_fingerprint`]),
+    /// filled in by the compiler: equal fingerprints mean a backend may keep what it
+    /// applied for this endpoint.
+    pub fingerprint: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

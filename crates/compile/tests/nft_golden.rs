@@ -36,6 +36,7 @@ fn small(mode: Mode) -> Program {
         mode,
         ingress: DirectionProgram::default(),
         egress: DirectionProgram::default(),
+        fingerprint: 0,
     };
     let mut endpoints = vec![ep(0), ep(1), ep(2)];
     let i0 = &mut endpoints[0].ingress;

@@ -44,6 +44,7 @@ pub fn base(node: &Node) -> Program {
             mode: Mode::Enforce,
             ingress: DirectionProgram::default(),
             egress: DirectionProgram::default(),
+            fingerprint: 0,
         });
     }
     ipcache.push(("0.0.0.0/0".parse().unwrap(), 1));

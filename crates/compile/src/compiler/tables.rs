@@ -11,7 +11,7 @@ use super::hash::FastMap;
 use super::numbering::Book;
 use super::rules::Rules;
 use super::select::Selector;
-use crate::program::DirectionProgram;
+use crate::program::{DirectionProgram, direction_fingerprint};
 use bulkhead_policy::{Direction, NamedPort};
 
 /// Below this many endpoints a thread costs more than it saves.
@@ -25,6 +25,9 @@ const MAX_THREADS: usize = 2;
 /// not isolated).
 pub(crate) struct Tables {
     pub tables: Vec<DirectionProgram>,
+    /// `fingerprints[t]` is [`direction_fingerprint`] of `tables[t]`, computed on the
+    /// chunk's thread, once per shared table.
+    pub fingerprints: Vec<u64>,
     pub uses: Vec<[Option<usize>; 2]>,
 }
 
@@ -62,11 +65,13 @@ pub(crate) fn build(inputs: &Inputs<'_, '_>) -> Tables {
     });
     let mut out = Tables {
         tables: Vec::new(),
+        fingerprints: Vec::new(),
         uses: Vec::with_capacity(n),
     };
     for part in parts {
         let offset = out.tables.len();
         out.tables.extend(part.tables);
+        out.fingerprints.extend(part.fingerprints);
         out.uses.extend(
             part.uses
                 .into_iter()
@@ -108,5 +113,10 @@ fn chunk(inputs: &Inputs<'_, '_>, start: usize, end: usize) -> Tables {
         }
         uses.push(slots);
     }
-    Tables { tables, uses }
+    let fingerprints = tables.iter().map(direction_fingerprint).collect();
+    Tables {
+        tables,
+        fingerprints,
+        uses,
+    }
 }

@@ -42,6 +42,13 @@ pub fn assert_well_formed(p: &Program) {
     for (i, e) in p.endpoints.iter().enumerate() {
         assert_eq!(e.index as usize, i, "endpoint indexes are dense");
         assert!(e.identity >= 1 && e.identity < n);
+        // The compiler's shortcut (one hash per shared table) gives the content's value.
+        assert_eq!(
+            e.fingerprint,
+            e.content_fingerprint(),
+            "fingerprint of {}",
+            e.workload
+        );
         direction(p, &e.ingress, Direction::Ingress);
         direction(p, &e.egress, Direction::Egress);
     }

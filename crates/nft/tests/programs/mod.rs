@@ -97,6 +97,7 @@ pub fn sample(ips: &[Ipv4Addr], host: Ipv4Addr, mode: Mode) -> Program {
             mode,
             ingress: DirectionProgram::default(),
             egress: DirectionProgram::default(),
+            fingerprint: 0,
         })
         .collect();
     // w0: ingress isolated; w1 may reach TCP 80, w2 TCP 80-81, the host TCP 81.
