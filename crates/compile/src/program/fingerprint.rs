@@ -135,7 +135,8 @@ mod tests {
     #[test]
     fn any_change_a_backend_sees_changes_the_fingerprint() {
         let base = endpoint().fingerprint;
-        let changes: Vec<(&str, fn(&mut Endpoint))> = vec![
+        type Change = (&'static str, fn(&mut Endpoint));
+        let changes: Vec<Change> = vec![
             ("workload", |e| e.workload = WorkloadId::new("ns", "b")),
             ("ip", |e| e.ips[0] = "10.0.0.2".parse().unwrap()),
             ("second ip", |e| e.ips.push("10.0.0.9".parse().unwrap())),
