@@ -12,7 +12,7 @@ import { unique } from './lib/env.mjs';
 import { bulkhead, startDemo } from './lib/processes.mjs';
 import { until } from './lib/map.mjs';
 
-const LAB = `uk${unique()}`;
+const LAB = `${process.env.BULKHEAD_LAB_PREFIX ?? 'uk'}${unique()}`;
 const state = mkdtempSync(join(tmpdir(), 'bulkhead-ui-kill-'));
 let demo;
 

@@ -14,7 +14,8 @@ import { artifacts, unique } from './lib/env.mjs';
 import { bulkhead, startDemo } from './lib/processes.mjs';
 import { clickEdge, clickNode, edgeVerdicts, until } from './lib/map.mjs';
 
-const LAB = `ui${unique()}`;
+// BULKHEAD_LAB_PREFIX (at most 4 characters): lab names of one's own on a shared machine.
+const LAB = `${process.env.BULKHEAD_LAB_PREFIX ?? 'ui'}${unique()}`;
 const state = mkdtempSync(join(tmpdir(), 'bulkhead-ui-demo-'));
 let demo;
 let browser;
@@ -77,6 +78,47 @@ test('the demo opens signed in and its workloads and edges appear', async () => 
   assert.equal(await page.evaluate(() => window.__bulkhead.loads), 1,
     `edges came over the live stream, without a reload; reloads: ${await page.evaluate(() => window.__bulkhead.reloadReasons.join(', '))}`);
   await shot('01-map');
+});
+
+test('grouped connections: bundles between groups keep denied traffic red, open to their flows and expand', async () => {
+  // A map this small draws every connection; large ones group by default (bench/).
+  assert.equal(await page.isChecked('#group-edges'), false);
+  const before = Object.keys(await edgeVerdicts(page)).length;
+  await page.check('#group-edges');
+  try {
+    const bundles = () => page.evaluate(() => Object.fromEntries(window.__bulkhead.cy.edges('.bundle').map((e) => [e.id(), e.data('verdict')])));
+    await until(async () => Object.keys(await bundles()).length > 0, 10000, 'bundles');
+    const b = await bundles();
+    // Across namespaces, namespace to namespace: the intruder's denied sweep makes it red.
+    assert.equal(b['b:ns:guest<>ns:shop'], 'denied', JSON.stringify(b));
+    assert.equal(b['b:app:shop/api<>app:shop/frontend'], 'allowed', JSON.stringify(b));
+    const loose = await page.evaluate(() => window.__bulkhead.cy.edges().filter((e) => !e.hasClass('bundle')).map((e) => e.id()));
+    assert.deepEqual(loose, [], 'every connection between different apps is in a bundle');
+    await shot('01b-grouped');
+    // Clicking a bundle shows its flows, each with its verdict and deciding rule.
+    const pos = await page.evaluate(() => {
+      const cy = window.__bulkhead.cy;
+      const p = cy.getElementById('b:ns:guest<>ns:shop').renderedMidpoint();
+      const r = cy.container().getBoundingClientRect();
+      return { x: p.x + r.left, y: p.y + r.top };
+    });
+    await page.mouse.click(pos.x, pos.y);
+    await page.waitForFunction(() => document.querySelector('#panel-title')?.textContent === 'guest ↔ shop', null, { timeout: 10000 });
+    assert.equal(await page.textContent('#edge-verdict'), 'denied');
+    const rows = await page.$$eval('#panel tr.flow', (trs) => trs.map((t) => [...t.children].map((c) => c.textContent)));
+    assert.ok(rows.some((r) => r[0] === 'guest/intruder' && r[1].startsWith('shop/') && r[3] === 'denied' && r.length === 7), JSON.stringify(rows));
+    // "Show these connections" draws them as themselves.
+    await page.click('#btn-expand-bundle');
+    await until(async () => {
+      const v = await edgeVerdicts(page);
+      return !('ns:guest<>ns:shop' in v) && Object.entries(v).some(([k, x]) => k.startsWith('guest/intruder|shop/') && x === 'denied');
+    }, 10000, 'the intruder\'s connections drawn one by one');
+  } finally {
+    // The steps after this one click single connections.
+    await page.uncheck('#group-edges');
+  }
+  await until(async () => (await page.evaluate(() => window.__bulkhead.cy.edges('.bundle').length)) === 0, 10000, 'bundles gone');
+  assert.ok(Object.keys(await edgeVerdicts(page)).length >= before);
 });
 
 test('a read-only token sees everything and can change nothing', async () => {

@@ -1,16 +1,23 @@
 // Layout. Small maps: fCoSE over every workload (the force-directed picture people read
-// best). Large maps (thousands of workloads) cannot afford that within the first-render
-// budget, so fCoSE lays out the *groups* instead: one box per app (sized by its
-// replicas), inside its namespace box, pulled together by the traffic between apps.
-// Replicas of an app are interchangeable, so within its box cytoscape's grid places them.
+// best). Large maps (thousands of workloads) cannot afford any force layout within the
+// first-render budget (fCoSE over even the app groups alone took ~0.7 s of the 2 s), so
+// they get a grouped grid computed in one pass over the data: replicas of an app on a
+// grid inside its box, app boxes packed in rows inside their namespace, namespaces packed
+// in rows to the shape of the screen. Deterministic: the same inventory gives the same
+// picture on every load, so people find things where they left them.
 
 import cytoscape from 'cytoscape';
-import type { Core, ElementDefinition } from 'cytoscape';
+import type { Core } from 'cytoscape';
+import type { GraphNode } from '../api/types';
 
-/** Above this many workloads the group layout is used. */
+/** Above this many workloads the grouped grid is used. */
 export const BIG_NODES = 400;
 const CELL = 46;
-export const lastTimings: Record<string, number> = {};
+const APP_PAD = 16;
+const APP_LABEL = 18;
+const NS_PAD = 34;
+const NS_LABEL = 40;
+const GAP = 24;
 
 export function layoutSmall(cy: Core): Promise<void> {
   const n = cy.nodes().length;
@@ -24,114 +31,86 @@ export function layoutSmall(cy: Core): Promise<void> {
   return done;
 }
 
-/** What the group layout needs of a workload: no cytoscape element, only data. */
-export interface Placeable { id: string; ns: string; app?: string }
 export type Positions = Map<string, { x: number; y: number }>;
 
-/**
- * Positions for a large map, computed from the data before any element exists: adding
- * the nodes with their positions draws them once, where a layout run afterwards moves
- * 2,000 nodes and makes cytoscape recompute 10,000 edges' geometry a second time.
- */
-export async function layoutGrouped(nodes: Placeable[], edges: { source: string; destination: string }[]): Promise<Positions> {
-  const tStart = performance.now();
-  const members = new Map<string, string[]>();
-  const nsOf = new Map<string, string>();
-  for (const n of nodes) {
-    const key = n.app ? `app:${n.ns}/${n.app}` : `ns:${n.ns}`;
-    nsOf.set(key, n.ns);
-    const list = members.get(key) ?? [];
-    list.push(n.id);
-    members.set(key, list);
-  }
-  const boxOf = new Map<string, string>();
-  const els: ElementDefinition[] = [];
-  const outer = new Set<string>();
-  for (const [key, list] of members) {
-    const cols = Math.ceil(Math.sqrt(list.length));
-    const rows = Math.ceil(list.length / cols);
-    const parent = `box:${nsOf.get(key)}`;
-    outer.add(parent);
-    els.push({ group: 'nodes', data: { id: key, parent, w: cols * CELL, h: rows * CELL } });
-    for (const id of list) boxOf.set(id, key);
-  }
-  for (const p of outer) els.unshift({ group: 'nodes', data: { id: p } });
-  const weights = new Map<string, number>();
-  for (const e of edges) {
-    const a = boxOf.get(e.source);
-    const b = boxOf.get(e.destination);
-    if (!a || !b || a === b) continue;
-    const k = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
-    weights.set(k, (weights.get(k) ?? 0) + 1);
-  }
-  // Only each box's strongest links pull: thousands of weak ones cost time and add noise.
-  const kept = new Set<string>();
-  const byBox = new Map<string, [string, number][]>();
-  for (const [k, w] of weights) {
-    for (const end of k.split('\u0000')) {
-      const list = byBox.get(end) ?? [];
-      list.push([k, w]);
-      byBox.set(end, list);
-    }
-  }
-  for (const list of byBox.values()) {
-    list.sort((x, y) => y[1] - x[1]);
-    for (const [k] of list.slice(0, 3)) kept.add(k);
-  }
-  for (const k of kept) {
-    const [a, b] = k.split('\u0000');
-    els.push({ group: 'edges', data: { id: `m:${k}`, source: a, target: b } });
-  }
-  lastTimings.collect = performance.now() - tStart;
-  const meta = cytoscape({ headless: true, styleEnabled: true, elements: els, style: [{ selector: 'node', style: { width: 'data(w)', height: 'data(h)' } }] });
-  const layout = meta.layout({
-    name: 'fcose', quality: 'default', animate: false, randomize: true, packComponents: true,
-    nodeSeparation: 80, idealEdgeLength: 160, nestingFactor: 0.2, numIter: 1500,
-  } as cytoscape.LayoutOptions);
-  const done = new Promise<void>((resolve) => layout.one('layoutstop', () => resolve()));
-  const t0 = performance.now();
-  lastTimings.metaInit = t0 - tStart - lastTimings.collect;
-  layout.run();
-  await done;
-  const t1 = performance.now();
-  const positions: Positions = new Map();
-  for (const [key, list] of members) {
-    const c = meta.getElementById(key).position();
-    const cols = Math.ceil(Math.sqrt(list.length));
-    const rows = Math.ceil(list.length / cols);
-    list.forEach((id, i) => {
-      positions.set(id, {
-        x: c.x + ((i % cols) - (cols - 1) / 2) * CELL,
-        y: c.y + (Math.floor(i / cols) - (rows - 1) / 2) * CELL,
-      });
-    });
-  }
-  meta.destroy();
-  lastTimings.meta = t1 - t0;
-  lastTimings.metaEdges = kept.size;
-  return positions;
-}
+/** A drawn box: a namespace frame or an app box, with the group id the API gave it. */
+export interface Box { id: string; label: string; kind: 'ns' | 'app'; ns: string; x: number; y: number; w: number; h: number }
+
+export interface Grid { positions: Positions; boxes: Box[] }
+
+interface Sized { w: number; h: number; x?: number; y?: number }
 
 /**
- * Namespace frames for a large map: plain nodes drawn behind everything, sized to their
- * workloads' positions. Unlike compound nodes they cost nothing when a workload changes.
+ * Shelf packing: left to right until the row is wider than `width`, then a new row.
+ * Sets each item's top-left corner; answers the size of the whole.
  */
-export function frames(nodes: Placeable[], positions: Positions): ElementDefinition[] {
-  const box = new Map<string, { x1: number; y1: number; x2: number; y2: number }>();
-  for (const n of nodes) {
-    const p = positions.get(n.id);
-    if (!p) continue;
-    const b = box.get(n.ns) ?? { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
-    b.x1 = Math.min(b.x1, p.x); b.y1 = Math.min(b.y1, p.y); b.x2 = Math.max(b.x2, p.x); b.y2 = Math.max(b.y2, p.y);
-    box.set(n.ns, b);
+function shelves(items: Sized[], width: number): { w: number; h: number } {
+  let x = 0, y = 0, rowH = 0, maxW = 0;
+  for (const it of items) {
+    if (x > 0 && x + it.w > width) { y += rowH + GAP; x = 0; rowH = 0; }
+    it.x = x; it.y = y;
+    x += it.w + GAP;
+    rowH = Math.max(rowH, it.h);
+    maxW = Math.max(maxW, x - GAP);
   }
-  const pad = 40;
-  return [...box.entries()].map(([ns, b]) => ({
-    group: 'nodes',
-    data: { id: `frame:${ns}`, label: ns, w: b.x2 - b.x1 + 2 * pad, h: b.y2 - b.y1 + 2 * pad },
-    position: { x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2 },
-    classes: 'frame',
-    selectable: false,
-    grabbable: false,
-  }));
+  return { w: maxW, h: y + rowH };
+}
+
+/** The top-level group of a node: its namespace's group, or `external`. */
+export function topGroup(n: GraphNode): string {
+  return n.namespace ? `ns:${n.namespace}` : n.group;
+}
+
+export function layoutGrid(nodes: Iterable<GraphNode>, aspect = 1.6): Grid {
+  // namespace group → inner group (an app, or the namespace itself) → members
+  const tree = new Map<string, Map<string, string[]>>();
+  const labels = new Map<string, string>();
+  const nsName = new Map<string, string>();
+  for (const n of nodes) {
+    const top = topGroup(n);
+    labels.set(top, n.namespace ?? n.group);
+    nsName.set(top, n.namespace ?? '(external)');
+    if (n.app) labels.set(n.group, n.app);
+    const inner = tree.get(top) ?? new Map<string, string[]>();
+    const list = inner.get(n.group) ?? [];
+    list.push(n.id);
+    inner.set(n.group, list);
+    tree.set(top, inner);
+  }
+  const nsItems: (Sized & { id: string; apps: (Sized & { id: string; members: string[]; cols: number })[] })[] = [];
+  for (const top of [...tree.keys()].sort()) {
+    const inner = tree.get(top)!;
+    const apps = [...inner.keys()].sort().map((id) => {
+      const members = inner.get(id)!.sort();
+      const cols = Math.ceil(Math.sqrt(members.length));
+      const rows = Math.ceil(members.length / cols);
+      return { id, members, cols, w: cols * CELL + 2 * APP_PAD, h: rows * CELL + 2 * APP_PAD + APP_LABEL };
+    });
+    const area = apps.reduce((a, x) => a + (x.w + GAP) * (x.h + GAP), 0);
+    const inside = shelves(apps, Math.sqrt(area) * 1.15);
+    nsItems.push({ id: top, apps, w: inside.w + 2 * NS_PAD, h: inside.h + 2 * NS_PAD + NS_LABEL });
+  }
+  const area = nsItems.reduce((a, x) => a + (x.w + GAP) * (x.h + GAP), 0);
+  shelves(nsItems, Math.max(Math.sqrt(area * aspect), ...nsItems.map((x) => x.w)));
+  const positions: Positions = new Map();
+  const boxes: Box[] = [];
+  for (const ns of nsItems) {
+    const nsLabel = nsName.get(ns.id) ?? ns.id;
+    boxes.push({ id: ns.id, label: labels.get(ns.id) ?? ns.id, kind: 'ns', ns: nsLabel, x: ns.x! + ns.w / 2, y: ns.y! + ns.h / 2, w: ns.w, h: ns.h });
+    for (const app of ns.apps) {
+      const left = ns.x! + NS_PAD + app.x!;
+      const top = ns.y! + NS_PAD + NS_LABEL + app.y!;
+      // Workloads straight in a namespace (no app label) get no box of their own.
+      if (app.id !== ns.id) {
+        boxes.push({ id: app.id, label: labels.get(app.id) ?? app.id, kind: 'app', ns: nsLabel, x: left + app.w / 2, y: top + app.h / 2, w: app.w, h: app.h });
+      }
+      app.members.forEach((id, i) => {
+        positions.set(id, {
+          x: left + APP_PAD + ((i % app.cols) + 0.5) * CELL,
+          y: top + APP_PAD + APP_LABEL + (Math.floor(i / app.cols) + 0.5) * CELL,
+        });
+      });
+    }
+  }
+  return { positions, boxes };
 }

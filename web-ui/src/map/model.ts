@@ -27,7 +27,7 @@ export interface Filters {
 
 // On equal times the stricter verdict wins: a denied attempt in the same millisecond as
 // an allowed one is the news.
-const RANK: Record<Verdict, number> = { allowed: 0, 'would-deny': 1, denied: 2 };
+export const RANK: Record<Verdict, number> = { allowed: 0, 'would-deny': 1, denied: 2 };
 
 export function edgeKey(e: { source: string; destination: string; protocol: string; port: number }): string {
   return `e:${e.source}|${e.destination}|${e.protocol}|${e.port}`;

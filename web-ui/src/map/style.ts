@@ -39,6 +39,15 @@ export function stylesheet(big: boolean): StylesheetJson {
         'font-size': 28, 'font-weight': 'bold', color: '#44546a', 'z-index': 0, events: 'no', 'min-zoomed-font-size': 0,
       },
     },
+    {
+      selector: 'node.box',
+      style: {
+        shape: 'round-rectangle', width: 'data(w)', height: 'data(h)', 'background-color': '#ffffff',
+        'background-opacity': 0.7, 'border-width': 1, 'border-style': 'dashed', 'border-color': '#9fb0c4',
+        'text-valign': 'top', 'text-margin-y': 16, 'font-size': 12, color: '#44546a', 'z-index': 0, 'min-zoomed-font-size': 0,
+      },
+    },
+    { selector: 'edge.bundle', style: { width: 'mapData(count, 1, 40, 2, 9)', ...(big ? {} : { 'target-arrow-shape': 'none' }) } },
     { selector: '.hidden', style: { display: 'none' } },
     { selector: '.faded', style: { opacity: 0.15 } },
     { selector: 'node.match', style: { 'border-width': 4, 'border-color': '#f2c200' } },
@@ -73,6 +82,7 @@ const smallEdges: StylesheetJson = [
  */
 const bigEdges: StylesheetJson = [
   { selector: 'edge', style: { width: 2, 'curve-style': 'haystack', 'line-color': VERDICT_COLOURS.allowed, 'z-index-compare': 'manual', 'z-index': 1 } },
-  { selector: 'edge[verdict = "denied"]', style: { 'line-color': VERDICT_COLOURS.denied } },
-  { selector: 'edge[verdict = "would-deny"]', style: { 'line-color': VERDICT_COLOURS['would-deny'], 'line-style': 'dashed' } },
+  // Denied and would-deny connections are drawn over allowed ones: they are the news.
+  { selector: 'edge[verdict = "denied"]', style: { 'line-color': VERDICT_COLOURS.denied, 'z-index': 3 } },
+  { selector: 'edge[verdict = "would-deny"]', style: { 'line-color': VERDICT_COLOURS['would-deny'], 'line-style': 'dashed', 'z-index': 2 } },
 ];

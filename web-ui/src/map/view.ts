@@ -1,16 +1,18 @@
-// The map on screen: cytoscape.js with compound nodes for namespaces and apps, laid out
-// by fCoSE (a force-directed layout that understands compound nodes). Live updates
-// change edges in place; a full layout runs only when the set of nodes changes, so the
-// picture does not jump under the user.
+// The map on screen: cytoscape.js. Small maps: compound nodes for namespaces and apps,
+// laid out by fCoSE, every connection drawn. Large maps: a grouped grid (layout.ts) with
+// namespace frames and app boxes as plain nodes, and connections grouped into bundles
+// (bundle.ts) until the user zooms in or expands a group. Live updates change edges in
+// place; a layout runs only when the set of nodes changes, so nothing jumps.
 
 import cytoscape from 'cytoscape';
 import type { Core, ElementDefinition } from 'cytoscape';
 import fcose from 'cytoscape-fcose';
 import type { DrawnEdge, Filters, MapModel } from './model';
-import { portLabel } from './model';
 import { stylesheet } from './style';
-import { BIG_NODES, frames, layoutGrouped, layoutSmall } from './layout';
-import type { Placeable, Positions } from './layout';
+import { BIG_NODES, layoutGrid, layoutSmall } from './layout';
+import type { Box } from './layout';
+import type { Bundle } from './bundle';
+import { Edges } from './edges';
 
 cytoscape.use(fcose);
 
@@ -25,8 +27,9 @@ export interface ViewHandlers {
 
 export class MapView {
   cy: Core;
-  private drawn = new Map<string, DrawnEdge>();
   private big = false;
+  private edges: Edges;
+  timings: Record<string, number> = {};
 
   constructor(container: HTMLElement, h: ViewHandlers) {
     this.cy = cytoscape({
@@ -36,9 +39,11 @@ export class MapView {
       // every element each frame; the full drawing follows when the gesture stops.
       textureOnViewport: true,
     });
+    this.edges = new Edges(this.cy);
     this.cy.on('tap', 'node', (e) => {
       const n = e.target;
-      if (!n.isParent() && !n.hasClass('frame')) h.onNode(n.id());
+      if (n.isParent() || n.hasClass('box')) this.edges.toggleGroup(n.id());
+      else if (!n.hasClass('frame')) h.onNode(n.id());
     });
     this.cy.on('tap', 'edge', (e) => h.onEdge(e.target.id()));
     // Cytoscape caches where its container is; when the header above wraps (a longer
@@ -48,11 +53,16 @@ export class MapView {
     this.cy.on('tap', (e) => { if (e.target === this.cy) h.onClear(); });
   }
 
-  edge(key: string): DrawnEdge | undefined { return this.drawn.get(key); }
+  edge(key: string): DrawnEdge | undefined { return this.edges.edge(key); }
+  bundle(key: string): Bundle | undefined { return this.edges.bundle(key); }
+  /** Whether connections are grouped (by default: on large maps). */
+  grouped(): boolean { return this.edges.grouped; }
+  setGrouped(on: boolean): void { this.edges.setGrouped(on); }
+  expand(groups: Iterable<string>): void { this.edges.expand(groups); }
+  /** Called when connections are regrouped (a panel may show one that is gone). */
+  set onRegroup(f: () => void) { this.edges.onRegroup = f; }
 
   /** Replaces everything; lays out again unless the same nodes are already placed. */
-  timings: Record<string, number> = {};
-
   async render(model: MapModel, f: Filters): Promise<void> {
     const t0 = performance.now();
     const drawn = model.drawn(f.windowMs);
@@ -61,21 +71,21 @@ export class MapView {
       this.big = big;
       this.cy.style(stylesheet(big));
     }
-    const known = new Set(this.cy.nodes(':not(.frame)').map((n) => n.id()));
-    const wanted = big ? [...model.nodes.keys()] : [...model.groups.keys(), ...model.nodes.keys()];
-    const sameNodes = wanted.length === known.size && wanted.every((id) => known.has(id));
+    const known = new Set(this.cy.nodes('.workload, .external').map((n) => n.id()));
+    const sameNodes = model.nodes.size === known.size && [...model.nodes.keys()].every((id) => known.has(id));
     const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
-    // A large map is placed from the data before its elements exist (see layoutGrouped).
-    const placeables: Placeable[] = [...model.nodes.values()].map((n) => ({ id: n.id, ns: n.namespace ?? '(external)', app: n.app ?? undefined }));
-    const placed: Positions | null = model.nodes.size > BIG_NODES && !sameNodes ? await layoutGrouped(placeables, [...drawn.values()]) : null;
+    // A large map is placed from the data before its elements exist: adding the nodes
+    // with their positions draws them once.
+    const grid = model.nodes.size > BIG_NODES && !sameNodes ? layoutGrid(model.nodes.values()) : null;
     const tPlaced = performance.now();
-    const oldFrames = this.cy.nodes('.frame').map((n) => n.json() as ElementDefinition);
+    const oldBoxes = big && sameNodes ? this.cy.nodes('.frame, .box').map((n) => n.json() as ElementDefinition) : [];
     const els: ElementDefinition[] = [];
     // Compound boxes make cytoscape walk parents and descendants on every change: fine
-    // for a few hundred workloads, seconds for thousands. A large map draws namespace
-    // frames behind plain nodes instead (see layout.ts), and apps as clusters.
-    const boxes = big ? [] : [...model.groups.values()];
-    for (const g of boxes) {
+    // for a few hundred workloads, seconds for thousands. A large map draws its boxes
+    // as plain nodes behind the workloads instead.
+    if (grid) els.push(...grid.boxes.map(boxElement));
+    else els.push(...oldBoxes);
+    for (const g of big ? [] : model.groups.values()) {
       els.push({ group: 'nodes', data: { id: g.id, label: g.label, parent: g.parent ?? undefined }, classes: g.id.startsWith('app:') ? 'app' : 'ns' });
     }
     for (const n of model.nodes.values()) {
@@ -84,24 +94,23 @@ export class MapView {
         group: 'nodes',
         data: { id: n.id, label, parent: big || !model.groups.has(n.group) ? undefined : n.group, app: n.app ?? undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
         classes: n.kind,
-        position: sameNodes ? positions.get(n.id) : placed?.get(n.id),
+        position: sameNodes ? positions.get(n.id) : grid?.positions.get(n.id),
       });
     }
-    for (const d of drawn.values()) els.push(edgeElement(d));
-    if (sameNodes) els.push(...oldFrames);
-    else if (placed) els.push(...frames(placeables, placed));
+    this.edges.reset(model, drawn, big);
+    els.push(...this.edges.elements(f));
     this.cy.batch(() => {
       this.cy.elements().remove();
       this.cy.add(els);
     });
-    this.filtered = false;
-    this.drawn = drawn;
     const t1 = performance.now();
-    this.applyFilters(model, f);
+    // The new elements carry no filter classes yet; the edges got theirs when made.
+    this.filtered = false;
+    this.applyFilters(model, f, false);
     const t2 = performance.now();
-    if (!sameNodes) await this.layout(placed !== null);
+    if (!sameNodes) await this.layout(grid !== null);
     const t3 = performance.now();
-    this.timings = { ...this.timings, layout: tPlaced - t0 + t3 - t2, elements: t1 - tPlaced, filters: t2 - t1 };
+    this.timings = { ...this.timings, layout: tPlaced - t0 + t3 - t2, elements: t1 - tPlaced, filters: t2 - t1, drawnEdges: this.cy.edges().length };
   }
 
   private async layout(placed: boolean): Promise<void> {
@@ -122,8 +131,13 @@ export class MapView {
       const p = n.position();
       x1 = Math.min(x1, p.x); y1 = Math.min(y1, p.y); x2 = Math.max(x2, p.x); y2 = Math.max(y2, p.y);
     });
+    // A large map's namespace frames are plain nodes: their own size bounds them.
+    this.cy.nodes('.frame').forEach((n) => {
+      const p = n.position(), w = n.data('w') / 2, h = n.data('h') / 2;
+      x1 = Math.min(x1, p.x - w); y1 = Math.min(y1, p.y - h); x2 = Math.max(x2, p.x + w); y2 = Math.max(y2, p.y + h);
+    });
     if (!Number.isFinite(x1)) return;
-    const margin = 70;
+    const margin = this.cy.nodes('.frame').nonempty() ? 10 : 70;
     const w = x2 - x1 + 2 * margin, h = y2 - y1 + 2 * margin;
     const zoom = Math.min(this.cy.width() / w, this.cy.height() / h, 1.5);
     this.cy.viewport({
@@ -134,22 +148,7 @@ export class MapView {
 
   /** Brings edges to the model's current state without touching node positions. */
   update(model: MapModel, f: Filters): void {
-    const drawn = model.drawn(f.windowMs);
-    this.cy.batch(() => {
-      for (const [key, d] of drawn) {
-        const el = this.cy.getElementById(key);
-        if (el.nonempty()) {
-          el.data({ verdict: d.verdict, label: edgeLabel(d) });
-        } else {
-          this.cy.add(edgeElement(d));
-        }
-      }
-      for (const key of this.drawn.keys()) {
-        if (!drawn.has(key)) this.cy.getElementById(key).remove();
-      }
-    });
-    this.drawn = drawn;
-    this.applyFilters(model, f);
+    this.edges.update(model.drawn(f.windowMs), f);
   }
 
   setMode(id: string, mode: string): void {
@@ -158,34 +157,23 @@ export class MapView {
 
   private filtered = false;
 
-  applyFilters(model: MapModel, f: Filters): void {
+  applyFilters(model: MapModel, f: Filters, edges = true): void {
     const cy = this.cy;
     const active = !!f.namespaces || f.verdicts.size < 3 || !!f.search;
+    if (edges) this.edges.filter(f);
     // Nothing to hide or fade, and nothing hidden or faded yet: skip the walk.
     if (!active && !this.filtered) return;
     this.filtered = active;
     cy.batch(() => {
-      const visible = new Set<string>();
       for (const n of model.nodes.values()) {
         const el = cy.getElementById(n.id);
-        const show = model.nodeVisible(n, f);
-        el.toggleClass('hidden', !show);
-        if (show) visible.add(n.id);
         const match = model.matchesSearch(n, f.search);
+        el.toggleClass('hidden', !model.nodeVisible(n, f));
         el.toggleClass('match', match);
         el.toggleClass('faded', !!f.search && !match);
       }
-      for (const d of this.drawn.values()) {
-        const el = cy.getElementById(d.key);
-        const show = f.verdicts.has(d.verdict) && visible.has(d.source) && visible.has(d.destination);
-        el.toggleClass('hidden', !show);
-        el.toggleClass('faded', !!f.search && !(model.matchesSearch(model.nodes.get(d.source)!, f.search) || model.matchesSearch(model.nodes.get(d.destination)!, f.search)));
-      }
       // A box or frame with nothing visible inside is hidden with its content.
-      cy.nodes('.frame').forEach((fr) => {
-        const ns = fr.id().slice('frame:'.length);
-        fr.toggleClass('hidden', !!f.namespaces && !f.namespaces.has(ns));
-      });
+      cy.nodes('.frame, .box').forEach((b) => { b.toggleClass('hidden', !!f.namespaces && !f.namespaces.has(b.data('ns'))); });
       cy.nodes(':parent').forEach((p) => {
         const any = p.descendants().filter((c) => !c.isParent() && !c.hasClass('hidden')).nonempty();
         p.toggleClass('hidden', !any);
@@ -202,13 +190,13 @@ export class MapView {
   }
 }
 
-function edgeLabel(d: DrawnEdge): string {
-  return portLabel(d.protocol, d.port);
-}
-
-function edgeElement(d: DrawnEdge): ElementDefinition {
+function boxElement(b: Box): ElementDefinition {
   return {
-    group: 'edges',
-    data: { id: d.key, source: d.source, target: d.destination, verdict: d.verdict, label: edgeLabel(d) },
+    group: 'nodes',
+    data: { id: b.id, label: b.label, ns: b.ns, w: b.w, h: b.h },
+    position: { x: b.x, y: b.y },
+    classes: b.kind === 'ns' ? 'frame' : 'box',
+    selectable: false,
+    grabbable: false,
   };
 }

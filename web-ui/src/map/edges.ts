@@ -1,0 +1,155 @@
+// The map's edges: every connection as itself, or grouped into bundles (bundle.ts). Either
+// way the wanted edges are computed from the model and the filters, and cytoscape is
+// brought to them by difference, touching only the edges that changed: a live update of
+// one connection on a 10,000-edge map restyles one edge, not all of them.
+
+import type { Core, ElementDefinition } from 'cytoscape';
+import type { DrawnEdge, Filters, MapModel } from './model';
+import { portLabel } from './model';
+import { group } from './bundle';
+import type { Bundle } from './bundle';
+
+/** From this zoom on (where workload labels become legible) the app boxes in view open. */
+const EXPAND_ZOOM = 0.8;
+
+interface Wanted { data: Record<string, unknown>; hidden: boolean; faded: boolean; bundle: boolean }
+
+export class Edges {
+  grouped = false;
+  onRegroup: () => void = () => undefined;
+  /** The user's choice of grouping; null: grouped when the map is large. */
+  private choice: boolean | null = null;
+  private big = false;
+  private model: MapModel | null = null;
+  private f: Filters | null = null;
+  private drawn = new Map<string, DrawnEdge>();
+  private bundles = new Map<string, Bundle>();
+  private opened = new Set<string>();
+  private inView = new Set<string>();
+  private timer: number | undefined;
+
+  constructor(private readonly cy: Core) {
+    // After a pan or zoom settles, open the app boxes in view when zoomed in enough.
+    cy.on('viewport', () => {
+      window.clearTimeout(this.timer);
+      this.timer = window.setTimeout(() => this.zoomed(), 200);
+    });
+  }
+
+  edge(key: string): DrawnEdge | undefined { return this.drawn.get(key); }
+  bundle(key: string): Bundle | undefined { return this.bundles.get(key); }
+
+  /** A new graph: forget what was opened by zooming (the boxes may have moved). */
+  reset(model: MapModel, drawn: Map<string, DrawnEdge>, big: boolean): void {
+    this.model = model;
+    this.drawn = drawn;
+    this.big = big;
+    this.grouped = this.choice ?? big;
+    this.inView.clear();
+  }
+
+  /** The edges of a fresh map, as elements to add with its nodes. */
+  elements(f: Filters): ElementDefinition[] {
+    this.f = f;
+    return [...this.wanted(f).entries()].map(([id, w]) => element(id, w));
+  }
+
+  update(drawn: Map<string, DrawnEdge>, f: Filters): void {
+    this.drawn = drawn;
+    this.sync(f);
+  }
+
+  filter(f: Filters): void { this.sync(f); }
+
+  setGrouped(on: boolean): void {
+    this.choice = on;
+    this.grouped = on;
+    if (this.f) this.sync(this.f);
+  }
+
+  toggleGroup(id: string): void {
+    if (!this.grouped || !this.f) return;
+    if (!this.opened.delete(id)) this.opened.add(id);
+    this.sync(this.f);
+  }
+
+  expand(groups: Iterable<string>): void {
+    for (const g of groups) this.opened.add(g);
+    if (this.f) this.sync(this.f);
+  }
+
+  private zoomed(): void {
+    if (!this.grouped || !this.big || !this.f) return;
+    const next = new Set<string>();
+    if (this.cy.zoom() >= EXPAND_ZOOM) {
+      const e = this.cy.extent();
+      this.cy.nodes('.box').forEach((b) => {
+        const p = b.position();
+        const w = b.data('w') / 2, h = b.data('h') / 2;
+        if (p.x + w >= e.x1 && p.x - w <= e.x2 && p.y + h >= e.y1 && p.y - h <= e.y2) next.add(b.id());
+      });
+    }
+    if (next.size === this.inView.size && [...next].every((g) => this.inView.has(g))) return;
+    this.inView = next;
+    this.sync(this.f);
+  }
+
+  private wanted(f: Filters): Map<string, Wanted> {
+    const model = this.model;
+    const out = new Map<string, Wanted>();
+    this.bundles = new Map();
+    if (!model) return out;
+    const touches = (d: DrawnEdge) => {
+      const s = model.nodes.get(d.source), t = model.nodes.get(d.destination);
+      return (!!s && model.matchesSearch(s, f.search)) || (!!t && model.matchesSearch(t, f.search));
+    };
+    const shows = (d: DrawnEdge) => {
+      const s = model.nodes.get(d.source), t = model.nodes.get(d.destination);
+      return f.verdicts.has(d.verdict) && (!s || model.nodeVisible(s, f)) && (!t || model.nodeVisible(t, f));
+    };
+    if (!this.grouped) {
+      for (const d of this.drawn.values()) {
+        out.set(d.key, { data: edgeData(d), hidden: !shows(d), faded: !!f.search && !touches(d), bundle: false });
+      }
+      return out;
+    }
+    // Grouped: what the filters hide is left out of the bundles, so a bundle's colour is
+    // that of the connections the user asked to see.
+    const open = (g: string) => this.opened.has(g) || this.inView.has(g);
+    const g = group([...this.drawn.values()].filter(shows), model.nodes, model.groups, open);
+    for (const d of g.edges) out.set(d.key, { data: edgeData(d), hidden: false, faded: !!f.search && !touches(d), bundle: false });
+    for (const b of g.bundles) {
+      this.bundles.set(b.key, b);
+      out.set(b.key, {
+        data: { id: b.key, source: b.source, target: b.target, verdict: b.verdict, count: b.members.length, label: `×${b.members.length}` },
+        hidden: false, faded: !!f.search && !b.members.some(touches), bundle: true,
+      });
+    }
+    return out;
+  }
+
+  private sync(f: Filters): void {
+    this.f = f;
+    const want = this.wanted(f);
+    this.cy.batch(() => {
+      this.cy.edges().forEach((el) => { if (!want.has(el.id())) el.remove(); });
+      for (const [id, w] of want) {
+        const el = this.cy.getElementById(id);
+        if (el.empty()) { this.cy.add(element(id, w)); continue; }
+        if (el.data('verdict') !== w.data.verdict || el.data('label') !== w.data.label) el.data(w.data);
+        if (el.hasClass('hidden') !== w.hidden) el.toggleClass('hidden', w.hidden);
+        if (el.hasClass('faded') !== w.faded) el.toggleClass('faded', w.faded);
+      }
+    });
+    this.onRegroup();
+  }
+}
+
+function edgeData(d: DrawnEdge): Record<string, unknown> {
+  return { id: d.key, source: d.source, target: d.destination, verdict: d.verdict, label: portLabel(d.protocol, d.port) };
+}
+
+function element(id: string, w: Wanted): ElementDefinition {
+  const classes = [w.bundle && 'bundle', w.hidden && 'hidden', w.faded && 'faded'].filter(Boolean).join(' ');
+  return { group: 'edges', data: { ...w.data, id }, classes };
+}
