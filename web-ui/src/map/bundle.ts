@@ -34,13 +34,22 @@ function chain(n: GraphNode, groups: Map<string, GraphGroup>, memo: Map<string, 
   return out;
 }
 
+/** Which groups are open (drawn in detail), and which closed ones hide their members. */
+export interface Detail {
+  open(group: string): boolean;
+  /** A closed group of this kind draws no member nodes (a large map's app boxes). */
+  collapsed(group: string): boolean;
+}
+
 /**
  * Where one end of a connection is drawn: the end itself when one of its groups is
- * expanded, else its outermost group that does not also hold the other end.
+ * open, else its outermost group that does not also hold the other end; inside one
+ * collapsed box, the box (the connection becomes a loop on it).
  */
-function end(own: string[], other: string[], id: string, expanded: (group: string) => boolean): string {
-  if (own.some(expanded)) return id;
+function end(own: string[], other: string[], id: string, d: Detail): string {
+  if (own.some((g) => d.open(g))) return id;
   for (let i = own.length - 1; i >= 0; i--) if (!other.includes(own[i])) return own[i];
+  if (own.length > 0 && d.collapsed(own[0])) return own[0];
   return id;
 }
 
@@ -48,7 +57,7 @@ export function group(
   edges: Iterable<DrawnEdge>,
   nodes: Map<string, GraphNode>,
   groups: Map<string, GraphGroup>,
-  expanded: (group: string) => boolean,
+  detail: Detail,
 ): Grouped {
   const memo = new Map<string, string[]>();
   const out: Grouped = { edges: [], bundles: [] };
@@ -59,8 +68,8 @@ export function group(
     // An end the graph does not know (a reload is on its way) is drawn as itself.
     const sc = s ? chain(s, groups, memo) : [];
     const tc = t ? chain(t, groups, memo) : [];
-    const a = end(sc, tc, d.source, expanded);
-    const b = end(tc, sc, d.destination, expanded);
+    const a = end(sc, tc, d.source, detail);
+    const b = end(tc, sc, d.destination, detail);
     if (a === d.source && b === d.destination) {
       out.edges.push(d);
       continue;

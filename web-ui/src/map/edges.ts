@@ -2,8 +2,13 @@
 // way the wanted edges are computed from the model and the filters, and cytoscape is
 // brought to them by difference, touching only the edges that changed: a live update of
 // one connection on a 10,000-edge map restyles one edge, not all of them.
+// On a large map the app boxes start closed, drawing neither their workloads nor their
+// connections one by one (cytoscape spends ~0.5 ms per element on the first frame under
+// load, and 2,000 squares of a few pixels tell less than 240 labelled boxes); a box opens
+// when zoomed in on or clicked, and its workloads are added then, where the grid put them.
 
-import type { Core, ElementDefinition } from 'cytoscape';
+import type { CollectionReturnValue, Core, ElementDefinition } from 'cytoscape';
+import type { GraphNode } from '../api/types';
 import type { DrawnEdge, Filters, MapModel } from './model';
 import { portLabel } from './model';
 import { group } from './bundle';
@@ -27,8 +32,18 @@ export class Edges {
   private opened = new Set<string>();
   private inView = new Set<string>();
   private timer: number | undefined;
+  /** Whether app boxes start closed (a large map). */
+  private collapsing = false;
 
-  constructor(private readonly cy: Core) {
+  /**
+   * `node` makes a workload's element (with its place); `decorate` gives added ones the
+   * classes of the current filters.
+   */
+  constructor(
+    private readonly cy: Core,
+    private readonly node: (n: GraphNode) => ElementDefinition,
+    private readonly decorate: (added: CollectionReturnValue) => void,
+  ) {
     // After a pan or zoom settles, open the app boxes in view when zoomed in enough.
     cy.on('viewport', () => {
       window.clearTimeout(this.timer);
@@ -45,7 +60,18 @@ export class Edges {
     this.drawn = drawn;
     this.big = big;
     this.grouped = this.choice ?? big;
+    this.collapsing = big;
     this.inView.clear();
+  }
+
+  /** Whether a group is drawn in detail (its workloads, its connections one by one). */
+  isOpen(group: string): boolean {
+    return !this.grouped || this.opened.has(group) || this.inView.has(group);
+  }
+
+  /** Whether a workload has a node on the map now. */
+  shows(n: GraphNode): boolean {
+    return !this.collapsing || !n.group.startsWith('app:') || this.isOpen(n.group);
   }
 
   /** The edges of a fresh map, as elements to add with its nodes. */
@@ -115,8 +141,8 @@ export class Edges {
     }
     // Grouped: what the filters hide is left out of the bundles, so a bundle's colour is
     // that of the connections the user asked to see.
-    const open = (g: string) => this.opened.has(g) || this.inView.has(g);
-    const g = group([...this.drawn.values()].filter(shows), model.nodes, model.groups, open);
+    const detail = { open: (x: string) => this.opened.has(x) || this.inView.has(x), collapsed: (x: string) => this.collapsing && x.startsWith('app:') };
+    const g = group([...this.drawn.values()].filter(shows), model.nodes, model.groups, detail);
     for (const d of g.edges) out.set(d.key, { data: edgeData(d), hidden: false, faded: !!f.search && !touches(d), bundle: false });
     for (const b of g.bundles) {
       this.bundles.set(b.key, b);
@@ -128,10 +154,25 @@ export class Edges {
     return out;
   }
 
+  /** Adds the workloads of boxes that opened, removes those of boxes that closed. */
+  private syncNodes(): void {
+    const model = this.model;
+    if (!model) return;
+    const present = new Set(this.cy.nodes('.workload, .external').map((n) => n.id()));
+    const add: ElementDefinition[] = [];
+    for (const n of model.nodes.values()) {
+      const want = this.shows(n);
+      if (want && !present.has(n.id)) add.push(this.node(n));
+      else if (!want && present.has(n.id)) this.cy.getElementById(n.id).remove();
+    }
+    if (add.length > 0) this.decorate(this.cy.add(add));
+  }
+
   private sync(f: Filters): void {
     this.f = f;
     const want = this.wanted(f);
     this.cy.batch(() => {
+      this.syncNodes();
       this.cy.edges().forEach((el) => { if (!want.has(el.id())) el.remove(); });
       for (const [id, w] of want) {
         const el = this.cy.getElementById(id);

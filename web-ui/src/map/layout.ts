@@ -102,7 +102,8 @@ export function layoutGrid(nodes: Iterable<GraphNode>, aspect = 1.6): Grid {
       const top = ns.y! + NS_PAD + NS_LABEL + app.y!;
       // Workloads straight in a namespace (no app label) get no box of their own.
       if (app.id !== ns.id) {
-        boxes.push({ id: app.id, label: labels.get(app.id) ?? app.id, kind: 'app', ns: nsLabel, x: left + app.w / 2, y: top + app.h / 2, w: app.w, h: app.h });
+        // A closed box tells how many workloads it holds.
+        boxes.push({ id: app.id, label: `${labels.get(app.id) ?? app.id} · ${app.members.length}`, kind: 'app', ns: nsLabel, x: left + app.w / 2, y: top + app.h / 2, w: app.w, h: app.h });
       }
       app.members.forEach((id, i) => {
         positions.set(id, {

@@ -5,12 +5,13 @@
 // place; a layout runs only when the set of nodes changes, so nothing jumps.
 
 import cytoscape from 'cytoscape';
-import type { Core, ElementDefinition } from 'cytoscape';
+import type { CollectionReturnValue, Core, ElementDefinition, NodeSingular } from 'cytoscape';
 import fcose from 'cytoscape-fcose';
 import type { DrawnEdge, Filters, MapModel } from './model';
 import { stylesheet } from './style';
 import { BIG_NODES, layoutGrid, layoutSmall } from './layout';
-import type { Box } from './layout';
+import type { Box, Grid, Positions } from './layout';
+import type { GraphNode } from '../api/types';
 import type { Bundle } from './bundle';
 import { Edges } from './edges';
 
@@ -29,6 +30,11 @@ export class MapView {
   cy: Core;
   private big = false;
   private edges: Edges;
+  private model: MapModel | null = null;
+  /** A large map's grid; every workload's place, drawn or not. */
+  private grid: Grid | null = null;
+  private positions: Positions = new Map();
+  private f: Filters | null = null;
   timings: Record<string, number> = {};
 
   constructor(container: HTMLElement, h: ViewHandlers) {
@@ -39,7 +45,7 @@ export class MapView {
       // every element each frame; the full drawing follows when the gesture stops.
       textureOnViewport: true,
     });
-    this.edges = new Edges(this.cy);
+    this.edges = new Edges(this.cy, (n) => this.nodeElement(n), (added) => this.decorate(added));
     this.cy.on('tap', 'node', (e) => {
       const n = e.target;
       if (n.isParent() || n.hasClass('box')) this.edges.toggleGroup(n.id());
@@ -65,39 +71,38 @@ export class MapView {
   /** Replaces everything; lays out again unless the same nodes are already placed. */
   async render(model: MapModel, f: Filters): Promise<void> {
     const t0 = performance.now();
+    this.model = model;
     const drawn = model.drawn(f.windowMs);
     const big = drawn.size > BIG_EDGES || model.nodes.size > BIG_NODES;
     if (big !== this.big) {
       this.big = big;
       this.cy.style(stylesheet(big));
     }
-    const known = new Set(this.cy.nodes('.workload, .external').map((n) => n.id()));
-    const sameNodes = model.nodes.size === known.size && [...model.nodes.keys()].every((id) => known.has(id));
-    const positions = new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
-    // A large map is placed from the data before its elements exist: adding the nodes
-    // with their positions draws them once.
-    const grid = model.nodes.size > BIG_NODES && !sameNodes ? layoutGrid(model.nodes.values()) : null;
+    const ids = [...model.nodes.keys()];
+    let fresh: boolean;
+    if (big) {
+      // Placed from the data before any element exists, so each node is drawn once
+      // where it belongs; kept while the set of workloads stays the same.
+      fresh = !this.grid || this.grid.positions.size !== ids.length || !ids.every((id) => this.grid!.positions.has(id));
+      if (fresh) this.grid = layoutGrid(model.nodes.values());
+      this.positions = this.grid!.positions;
+    } else {
+      this.grid = null;
+      const known = new Set(this.cy.nodes('.workload, .external').map((n) => n.id()));
+      fresh = ids.length !== known.size || !ids.every((id) => known.has(id));
+      this.positions = fresh ? new Map() : new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
+    }
     const tPlaced = performance.now();
-    const oldBoxes = big && sameNodes ? this.cy.nodes('.frame, .box').map((n) => n.json() as ElementDefinition) : [];
+    this.edges.reset(model, drawn, big);
     const els: ElementDefinition[] = [];
     // Compound boxes make cytoscape walk parents and descendants on every change: fine
     // for a few hundred workloads, seconds for thousands. A large map draws its boxes
     // as plain nodes behind the workloads instead.
-    if (grid) els.push(...grid.boxes.map(boxElement));
-    else els.push(...oldBoxes);
+    if (this.grid) els.push(...this.grid.boxes.map(boxElement));
     for (const g of big ? [] : model.groups.values()) {
       els.push({ group: 'nodes', data: { id: g.id, label: g.label, parent: g.parent ?? undefined }, classes: g.id.startsWith('app:') ? 'app' : 'ns' });
     }
-    for (const n of model.nodes.values()) {
-      const label = n.kind === 'external' ? n.id : n.id.slice(n.id.indexOf('/') + 1);
-      els.push({
-        group: 'nodes',
-        data: { id: n.id, label, parent: big || !model.groups.has(n.group) ? undefined : n.group, app: n.app ?? undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
-        classes: n.kind,
-        position: sameNodes ? positions.get(n.id) : grid?.positions.get(n.id),
-      });
-    }
-    this.edges.reset(model, drawn, big);
+    for (const n of model.nodes.values()) if (this.edges.shows(n)) els.push(this.nodeElement(n));
     els.push(...this.edges.elements(f));
     this.cy.batch(() => {
       this.cy.elements().remove();
@@ -108,9 +113,22 @@ export class MapView {
     this.filtered = false;
     this.applyFilters(model, f, false);
     const t2 = performance.now();
-    if (!sameNodes) await this.layout(grid !== null);
+    if (fresh) await this.layout(big);
     const t3 = performance.now();
-    this.timings = { ...this.timings, layout: tPlaced - t0 + t3 - t2, elements: t1 - tPlaced, filters: t2 - t1, drawnEdges: this.cy.edges().length };
+    this.timings = {
+      ...this.timings, layout: tPlaced - t0 + t3 - t2, elements: t1 - tPlaced, filters: t2 - t1,
+      drawnNodes: this.cy.nodes('.workload, .external').length, drawnEdges: this.cy.edges().length,
+    };
+  }
+
+  private nodeElement(n: GraphNode): ElementDefinition {
+    const label = n.kind === 'external' ? n.id : n.id.slice(n.id.indexOf('/') + 1);
+    return {
+      group: 'nodes',
+      data: { id: n.id, label, parent: this.big || !this.model?.groups.has(n.group) ? undefined : n.group, app: n.app ?? undefined, mode: n.mode ?? 'none', live: n.live, ns: n.namespace ?? '(external)' },
+      classes: n.kind,
+      position: this.positions.get(n.id),
+    };
   }
 
   private async layout(placed: boolean): Promise<void> {
@@ -159,21 +177,25 @@ export class MapView {
 
   applyFilters(model: MapModel, f: Filters, edges = true): void {
     const cy = this.cy;
+    this.f = f;
     const active = !!f.namespaces || f.verdicts.size < 3 || !!f.search;
     if (edges) this.edges.filter(f);
     // Nothing to hide or fade, and nothing hidden or faded yet: skip the walk.
     if (!active && !this.filtered) return;
     this.filtered = active;
     cy.batch(() => {
+      const matched = new Set<string>();
       for (const n of model.nodes.values()) {
+        if (model.matchesSearch(n, f.search)) matched.add(n.group);
         const el = cy.getElementById(n.id);
-        const match = model.matchesSearch(n, f.search);
-        el.toggleClass('hidden', !model.nodeVisible(n, f));
-        el.toggleClass('match', match);
-        el.toggleClass('faded', !!f.search && !match);
+        if (el.nonempty()) this.classify(el as unknown as NodeSingular, n, f);
       }
-      // A box or frame with nothing visible inside is hidden with its content.
-      cy.nodes('.frame, .box').forEach((b) => { b.toggleClass('hidden', !!f.namespaces && !f.namespaces.has(b.data('ns'))); });
+      // A box or frame of a namespace filtered out is hidden with its content; a closed
+      // app box holding a match is marked as the match.
+      cy.nodes('.frame, .box').forEach((b) => {
+        b.toggleClass('hidden', !!f.namespaces && !f.namespaces.has(b.data('ns')));
+        b.toggleClass('match', b.hasClass('box') && matched.has(b.id()));
+      });
       cy.nodes(':parent').forEach((p) => {
         const any = p.descendants().filter((c) => !c.isParent() && !c.hasClass('hidden')).nonempty();
         p.toggleClass('hidden', !any);
@@ -181,7 +203,27 @@ export class MapView {
     });
   }
 
+  private classify(el: NodeSingular, n: GraphNode, f: Filters): void {
+    const match = !!this.model?.matchesSearch(n, f.search);
+    el.toggleClass('hidden', !this.model?.nodeVisible(n, f));
+    el.toggleClass('match', match);
+    el.toggleClass('faded', !!f.search && !match);
+  }
+
+  /** Workloads added as their box opened get the classes of the filters in force. */
+  private decorate(added: CollectionReturnValue): void {
+    const f = this.f;
+    if (!f || !this.filtered || !this.model) return;
+    added.nodes().forEach((el) => {
+      const n = this.model!.nodes.get(el.id());
+      if (n) this.classify(el, n, f);
+    });
+  }
+
   focus(id: string): void {
+    // A workload in a closed box: open the box first.
+    const n = this.model?.nodes.get(id);
+    if (n && this.cy.getElementById(id).empty()) this.edges.expand([n.group]);
     const el = this.cy.getElementById(id);
     if (el.empty()) return;
     this.cy.elements().unselect();
