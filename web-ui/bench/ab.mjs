@@ -15,7 +15,7 @@ import { stop } from '../tests/lib/processes.mjs';
 import { load, synthetic } from './synthetic.mjs';
 async function server(ui) {
   const dir = mkdtempSync(join(tmpdir(), 'bulkhead-ab-'));
-  const proc = spawn(bulkheadBin(), ['server', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'), '--ui', ui], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bulkheadBin({ release: true }), ['server', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'), '--ui', ui], { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise((res) => { let b = ''; proc.stderr.on('data', (c) => { b += c; const m = b.match(/listening on (http:\/\/\S+)/); if (m) res(m[1]); }); });
   return { url, token: readFileSync(join(dir, 'admin.token'), 'utf8').trim(), proc, dir };
 }

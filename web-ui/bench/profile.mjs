@@ -8,7 +8,7 @@ import { load, synthetic } from './synthetic.mjs';
 
 const workloads = Number(process.argv[2] ?? 2000);
 const edges = Number(process.argv[3] ?? 10000);
-const server = await startServer();
+const server = await startServer({ release: true });
 const browser = await openBrowser();
 try {
   await load(server, synthetic({ workloads, edges, namespaces: Math.max(2, Math.min(20, Math.round(workloads / 100))) }));

@@ -14,7 +14,6 @@ import { MapView } from './map/view';
 import { showEdge } from './panels/edge';
 import { showBundle } from './panels/bundle';
 import { showWorkload } from './panels/workload';
-import { openLearn } from './learn/dialog';
 import { VERDICT_COLOURS } from './map/style';
 
 declare global {
@@ -69,7 +68,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
   root.append(
     h('header', {},
       h('strong', { class: 'brand' }, 'Bulkhead'), search, h('label', {}, 'namespaces ', nsBox), verdictBox,
-      h('label', {}, 'time ', windowSel), h('label', { title: 'Draw connections between groups until zoomed in or expanded' }, grouping, 'group connections'), h('button', { id: 'btn-learn', onclick: () => openLearn(app) }, 'Learn a baseline…'),
+      h('label', {}, 'time ', windowSel), h('label', { title: 'Draw connections between groups until zoomed in or expanded' }, grouping, 'group connections'), h('button', { id: 'btn-learn', onclick: () => void import('./learn/dialog').then((m) => m.openLearn(app)) }, 'Learn a baseline…'),
       h('span', { class: 'spacer' }), status, roleBadge),
     h('main', {}, mapBox, panel),
     h('dialog', { id: 'editor' }),
@@ -98,9 +97,8 @@ function run(root: HTMLElement, client: Client, session: Session): void {
     reload: async () => {
       const f0 = performance.now();
       if (loads === 0) debug.loadStartMs = f0;
-      // The map needs only the graph; the inventory (labels for rules) follows.
-      const ws = client.workloads();
-      ws.catch(() => undefined);
+      // The map needs only the graph; the inventory (labels for rules) is asked for once
+      // it is drawn, so the server answers the graph alone.
       const g = await client.graph();
       debug.fetchMs = performance.now() - f0;
       model.load(g);
@@ -117,7 +115,7 @@ function run(root: HTMLElement, client: Client, session: Session): void {
         // first frames after the elements exist (cytoscape styles and paints them there).
         debug.timings = { start: f0, fetch: debug.fetchMs as number, ...view.timings, draw: (debug.firstRenderMs as number) - drawn };
       }
-      app.workloads = new Map((await ws).map((w) => [w.id, w]));
+      app.workloads = new Map((await client.workloads()).map((w) => [w.id, w]));
       loads += 1;
       debug.ready = true;
       debug.loads = loads;

@@ -96,12 +96,21 @@ test('grouped connections: bundles between groups keep denied traffic red, open 
     assert.deepEqual(loose, [], 'every connection between different apps is in a bundle');
     await shot('01b-grouped');
     // Clicking a bundle shows its flows, each with its verdict and deciding rule.
+    // A bundle between two boxes can be short, its middle under a box's label: click the
+    // first point along it that no node (label included) covers.
     const pos = await page.evaluate(() => {
       const cy = window.__bulkhead.cy;
-      const p = cy.getElementById('b:ns:guest<>ns:shop').renderedMidpoint();
+      const e = cy.getElementById('b:ns:guest<>ns:shop');
+      const a = e.renderedSourceEndpoint(), b = e.renderedTargetEndpoint();
       const r = cy.container().getBoundingClientRect();
-      return { x: p.x + r.left, y: p.y + r.top };
+      const boxes = cy.nodes().map((n) => n.renderedBoundingBox({ includeLabels: true }));
+      for (const t of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
+        const x = a.x + (b.x - a.x) * t, y = a.y + (b.y - a.y) * t;
+        if (!boxes.some((q) => x >= q.x1 - 2 && x <= q.x2 + 2 && y >= q.y1 - 2 && y <= q.y2 + 2)) return { x: x + r.left, y: y + r.top };
+      }
+      return null;
     });
+    assert.ok(pos, 'a point of the bundle that no node covers');
     await page.mouse.click(pos.x, pos.y);
     await page.waitForFunction(() => document.querySelector('#panel-title')?.textContent === 'guest ↔ shop', null, { timeout: 10000 });
     assert.equal(await page.textContent('#edge-verdict'), 'denied');

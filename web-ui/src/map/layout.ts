@@ -19,7 +19,14 @@ const NS_PAD = 34;
 const NS_LABEL = 40;
 const GAP = 24;
 
-export function layoutSmall(cy: Core): Promise<void> {
+let fcoseLoaded = false;
+
+/** fCoSE is fetched when a small map first needs it: a large map's first render never does. */
+export async function layoutSmall(cy: Core): Promise<void> {
+  if (!fcoseLoaded) {
+    cytoscape.use((await import('cytoscape-fcose')).default);
+    fcoseLoaded = true;
+  }
   const n = cy.nodes().length;
   const layout = cy.layout({
     name: 'fcose', quality: 'default', animate: false, randomize: true,

@@ -6,7 +6,6 @@
 
 import cytoscape from 'cytoscape';
 import type { CollectionReturnValue, Core, ElementDefinition, NodeSingular } from 'cytoscape';
-import fcose from 'cytoscape-fcose';
 import type { DrawnEdge, Filters, MapModel } from './model';
 import { stylesheet } from './style';
 import { BIG_NODES, layoutGrid, layoutSmall } from './layout';
@@ -14,8 +13,6 @@ import type { Box, Grid, Positions } from './layout';
 import type { GraphNode } from '../api/types';
 import type { Bundle } from './bundle';
 import { Edges } from './edges';
-
-cytoscape.use(fcose);
 
 /** Above this many edges the map draws straight edges without labels until zoomed in. */
 const BIG_EDGES = 1500;

@@ -10,11 +10,15 @@ export const REPO = resolve(WEB_UI, '..');
 export const ARTIFACTS = join(WEB_UI, 'test-results');
 export const CHROMIUM = process.env.BULKHEAD_CHROMIUM ?? '/usr/bin/chromium';
 
-/** The built binary: $BULKHEAD_BIN, else debug (then release) under the cargo target dir. */
-export function bulkheadBin() {
+/**
+ * The built binary: $BULKHEAD_BIN, else debug (then release) under the cargo target dir;
+ * `release: true` (the benchmark, which should not measure a debug server) tries release first.
+ */
+export function bulkheadBin({ release = false } = {}) {
   if (process.env.BULKHEAD_BIN) return process.env.BULKHEAD_BIN;
   const target = process.env.CARGO_TARGET_DIR ? resolve(REPO, process.env.CARGO_TARGET_DIR) : join(REPO, 'target');
-  for (const p of [join(target, 'debug', 'bulkhead'), join(target, 'release', 'bulkhead')]) {
+  const builds = release ? ['release', 'debug'] : ['debug', 'release'];
+  for (const p of builds.map((b) => join(target, b, 'bulkhead'))) {
     if (existsSync(p)) return p;
   }
   throw new Error(`no bulkhead binary under ${target}: run cargo build -p bulkhead first (or set BULKHEAD_BIN)`);

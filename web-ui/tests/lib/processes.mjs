@@ -34,10 +34,10 @@ export async function stop(proc, graceMs = 15000) {
   clearTimeout(timer);
 }
 
-/** `bulkhead server` on a free loopback port with a fresh database, serving web-ui/dist. */
-export async function startServer() {
+/** `bulkhead server` on a free loopback port with a fresh database, serving web-ui/dist (`release`: see bulkheadBin). */
+export async function startServer({ release = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bulkhead-ui-'));
-  const proc = spawn(bulkheadBin(), ['server', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'), '--ui', join(WEB_UI, 'dist')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bulkheadBin({ release }), ['server', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'), '--ui', join(WEB_UI, 'dist')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise((resolve, reject) => {
     const log = watch(proc, (line) => {
       const m = line.match(/listening on (http:\/\/\S+)/);
