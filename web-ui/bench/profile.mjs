@@ -13,6 +13,8 @@ const browser = await openBrowser();
 try {
   await load(server, synthetic({ workloads, edges, namespaces: Math.max(2, Math.min(20, Math.round(workloads / 100))) }));
   const { page, errors } = await openPage(browser);
+  const warnings = new Map();
+  page.on('console', (m) => { if (m.type() === 'warning') warnings.set(m.text(), (warnings.get(m.text()) ?? 0) + 1); });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
@@ -33,6 +35,7 @@ try {
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   console.log(`first render ${first.ms.toFixed(0)} ms; timings ${JSON.stringify(first.timings)}; profiled ${total.toFixed(0)} ms; errors ${errors.length}`);
+  for (const [w, n] of warnings) console.log(`warning ×${n}: ${w.slice(0, 200)}`);
   for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 40))) console.log(`${v.toFixed(1).padStart(8)} ms  ${k}`);
   // INCL=a,b: time spent inside each named function, callees included (outermost call).
   if (process.env.INCL) {

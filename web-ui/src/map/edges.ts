@@ -37,12 +37,13 @@ export class Edges {
 
   /**
    * `node` makes a workload's element (with its place); `decorate` gives added ones the
-   * classes of the current filters.
+   * classes of the current filters; `reach` is how far a box extends from its centre.
    */
   constructor(
     private readonly cy: Core,
     private readonly node: (n: GraphNode) => ElementDefinition,
     private readonly decorate: (added: CollectionReturnValue) => void,
+    private readonly reach: (box: string) => number,
   ) {
     // After a pan or zoom settles, open the app boxes in view when zoomed in enough.
     cy.on('viewport', () => {
@@ -147,7 +148,11 @@ export class Edges {
     for (const b of g.bundles) {
       this.bundles.set(b.key, b);
       out.set(b.key, {
-        data: { id: b.key, source: b.source, target: b.target, verdict: b.verdict, count: b.members.length, label: `×${b.members.length}` },
+        data: {
+          id: b.key, source: b.source, target: b.target, verdict: b.verdict, count: b.members.length, label: `×${b.members.length}`,
+          // A loop's control points sit 1.4 steps from the box's centre: outside it.
+          ...(b.source === b.target ? { loop: this.reach(b.source) / 1.4 + 30 } : {}),
+        },
         hidden: false, faded: !!f.search && !b.members.some(touches), bundle: true,
       });
     }

@@ -83,7 +83,8 @@ const smallEdges: StylesheetJson = [
 const bigEdges: StylesheetJson = [
   { selector: 'edge', style: { width: 2, 'curve-style': 'haystack', 'line-color': VERDICT_COLOURS.allowed, 'z-index-compare': 'manual', 'z-index': 1 } },
   // Connections inside a closed app box: a loop on the box (straight edges cannot loop).
-  { selector: 'edge:loop', style: { 'curve-style': 'bezier', 'control-point-step-size': 60 } },
+  // The types say number; cytoscape maps data() into any numeric property.
+  { selector: 'edge:loop', style: { 'curve-style': 'bezier', 'control-point-step-size': 'data(loop)' as unknown as number } },
   // Denied and would-deny connections are drawn over allowed ones: they are the news.
   { selector: 'edge[verdict = "denied"]', style: { 'line-color': VERDICT_COLOURS.denied, 'z-index': 3 } },
   { selector: 'edge[verdict = "would-deny"]', style: { 'line-color': VERDICT_COLOURS['would-deny'], 'line-style': 'dashed', 'z-index': 2 } },

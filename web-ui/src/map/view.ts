@@ -31,6 +31,8 @@ export class MapView {
   /** A large map's grid; every workload's place, drawn or not. */
   private grid: Grid | null = null;
   private positions: Positions = new Map();
+  /** How far each box of the grid extends from its centre (for loops around it). */
+  private boxes = new Map<string, number>();
   private f: Filters | null = null;
   timings: Record<string, number> = {};
 
@@ -42,7 +44,7 @@ export class MapView {
       // every element each frame; the full drawing follows when the gesture stops.
       textureOnViewport: true,
     });
-    this.edges = new Edges(this.cy, (n) => this.nodeElement(n), (added) => this.decorate(added));
+    this.edges = new Edges(this.cy, (n) => this.nodeElement(n), (added) => this.decorate(added), (id) => this.boxes.get(id) ?? 40);
     this.cy.on('tap', 'node', (e) => {
       const n = e.target;
       if (n.isParent() || n.hasClass('box')) this.edges.toggleGroup(n.id());
@@ -81,7 +83,10 @@ export class MapView {
       // Placed from the data before any element exists, so each node is drawn once
       // where it belongs; kept while the set of workloads stays the same.
       fresh = !this.grid || this.grid.positions.size !== ids.length || !ids.every((id) => this.grid!.positions.has(id));
-      if (fresh) this.grid = layoutGrid(model.nodes.values());
+      if (fresh) {
+        this.grid = layoutGrid(model.nodes.values());
+        this.boxes = new Map(this.grid.boxes.map((b) => [b.id, Math.max(b.w, b.h) / 2]));
+      }
       this.positions = this.grid!.positions;
     } else {
       this.grid = null;
