@@ -55,14 +55,17 @@ export class Edges {
   edge(key: string): DrawnEdge | undefined { return this.drawn.get(key); }
   bundle(key: string): Bundle | undefined { return this.bundles.get(key); }
 
-  /** A new graph: forget what was opened by zooming (the boxes may have moved). */
-  reset(model: MapModel, drawn: Map<string, DrawnEdge>, big: boolean): void {
+  /**
+   * A new graph. `moved`: the workloads were placed anew, so what zooming had opened is
+   * forgotten (the next pan or zoom opens what is in view then).
+   */
+  reset(model: MapModel, drawn: Map<string, DrawnEdge>, big: boolean, moved: boolean): void {
     this.model = model;
     this.drawn = drawn;
     this.big = big;
     this.grouped = this.choice ?? big;
     this.collapsing = big;
-    this.inView.clear();
+    if (moved) this.inView.clear();
   }
 
   /** Whether a group is drawn in detail (its workloads, its connections one by one). */

@@ -9,7 +9,8 @@ import type { CollectionReturnValue, Core, ElementDefinition, NodeSingular } fro
 import type { DrawnEdge, Filters, MapModel } from './model';
 import { stylesheet } from './style';
 import { BIG_NODES, layoutGrid, layoutSmall } from './layout';
-import type { Box, Grid, Positions } from './layout';
+import type { Grid, Positions } from './layout';
+import { boxElement, fitToPositions } from './fit';
 import type { GraphNode } from '../api/types';
 import type { Bundle } from './bundle';
 import { Edges } from './edges';
@@ -95,7 +96,7 @@ export class MapView {
       this.positions = fresh ? new Map() : new Map(this.cy.nodes().map((n) => [n.id(), { ...n.position() }]));
     }
     const tPlaced = performance.now();
-    this.edges.reset(model, drawn, big);
+    this.edges.reset(model, drawn, big, fresh);
     const els: ElementDefinition[] = [];
     // Compound boxes make cytoscape walk parents and descendants on every change: fine
     // for a few hundred workloads, seconds for thousands. A large map draws its boxes
@@ -136,34 +137,8 @@ export class MapView {
   private async layout(placed: boolean): Promise<void> {
     if (!placed) await layoutSmall(this.cy);
     const t = performance.now();
-    this.fitToPositions();
+    fitToPositions(this.cy);
     this.timings.fit = performance.now() - t;
-  }
-
-  /**
-   * `cy.fit()` measures every element's bounding box (edge curves, labels, compound
-   * boxes): seconds for 10^4 edges. The workloads' positions bound the picture well
-   * enough, plus a margin for boxes and labels.
-   */
-  private fitToPositions(): void {
-    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
-    this.cy.nodes('.workload, .external').forEach((n) => {
-      const p = n.position();
-      x1 = Math.min(x1, p.x); y1 = Math.min(y1, p.y); x2 = Math.max(x2, p.x); y2 = Math.max(y2, p.y);
-    });
-    // A large map's namespace frames are plain nodes: their own size bounds them.
-    this.cy.nodes('.frame').forEach((n) => {
-      const p = n.position(), w = n.data('w') / 2, h = n.data('h') / 2;
-      x1 = Math.min(x1, p.x - w); y1 = Math.min(y1, p.y - h); x2 = Math.max(x2, p.x + w); y2 = Math.max(y2, p.y + h);
-    });
-    if (!Number.isFinite(x1)) return;
-    const margin = this.cy.nodes('.frame').nonempty() ? 10 : 70;
-    const w = x2 - x1 + 2 * margin, h = y2 - y1 + 2 * margin;
-    const zoom = Math.min(this.cy.width() / w, this.cy.height() / h, 1.5);
-    this.cy.viewport({
-      zoom,
-      pan: { x: this.cy.width() / 2 - zoom * (x1 + x2) / 2, y: this.cy.height() / 2 - zoom * (y1 + y2) / 2 },
-    });
   }
 
   /** Brings edges to the model's current state without touching node positions. */
@@ -232,15 +207,4 @@ export class MapView {
     el.select();
     this.cy.animate({ center: { eles: el }, duration: 200 });
   }
-}
-
-function boxElement(b: Box): ElementDefinition {
-  return {
-    group: 'nodes',
-    data: { id: b.id, label: b.label, ns: b.ns, w: b.w, h: b.h },
-    position: { x: b.x, y: b.y },
-    classes: b.kind === 'ns' ? 'frame' : 'box',
-    selectable: false,
-    grabbable: false,
-  };
 }
