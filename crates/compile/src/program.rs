@@ -67,7 +67,8 @@ pub struct Endpoint {
     pub egress: DirectionProgram,
     /// A content hash of the fields above except `index` ([`Endpoint::content_fingerprint`]),
     /// filled in by the compiler: equal fingerprints mean a backend may keep what it
-    /// applied for this endpoint.
+    /// applied for this endpoint. Never 0 when computed: 0 means "not computed" (a
+    /// hand-built endpoint) and must not be trusted.
     pub fingerprint: u64,
 }
 

@@ -2,6 +2,7 @@
 //! (`BLESS=1 cargo test -p bulkhead-compile --test nft_golden` rewrites them), and the
 //! ruleset's semantics, interpreted here, against `Program::check`.
 
+use bulkhead_compile::nft::decision::{Decision, KIND_MASK};
 use bulkhead_compile::nft::{
     self, AddrField, ChainName, ElementKey, Hook, Kind, Level, MapId, Rule, Ruleset, Stamps, Value,
     Verdict,
@@ -198,20 +199,27 @@ fn run_chain(rs: &Ruleset, chain: ChainName, p: Packet) -> (Option<u32>, Vec<u32
                 };
                 set(lookup(rs, *map, key), &mut mark);
             }
-            Rule::Decide => match lookup(rs, MapId::Verdicts, ElementKey::Mark(mark)) {
+            Rule::Decide => match lookup(rs, MapId::Verdicts, ElementKey::Mark(mark & KIND_MASK)) {
                 None => {}
                 Some(Value::Verdict(Verdict::Return)) => return (None, warned),
-                Some(Value::Verdict(Verdict::Goto(ChainName::Deny(r)))) => {
+                // The log chains are shared: the rule is the one the mark names.
+                Some(Value::Verdict(Verdict::Goto(ChainName::Deny))) => {
                     assert!(matches!(
-                        rs.chains[&ChainName::Deny(r)].rules[0],
+                        rs.chains[&ChainName::Deny].rules[0],
                         Rule::Log {
                             verdict: Verdict::Drop,
                             ..
                         }
                     ));
+                    let Some(Decision::Deny(r)) = Decision::from_code(mark) else {
+                        panic!("deny chain reached with mark {mark:#x}");
+                    };
                     return (Some(r), warned);
                 }
-                Some(Value::Verdict(Verdict::Goto(ChainName::Monitor(r)))) => {
+                Some(Value::Verdict(Verdict::Goto(ChainName::Monitor))) => {
+                    let Some(Decision::Monitor(r)) = Decision::from_code(mark) else {
+                        panic!("monitor chain reached with mark {mark:#x}");
+                    };
                     warned.push(r);
                     return (None, warned);
                 }
@@ -223,22 +231,46 @@ fn run_chain(rs: &Ruleset, chain: ChainName, p: Packet) -> (Option<u32>, Vec<u32
     (None, warned)
 }
 
-/// The ruleset's outcome for a new connection, interpreted from the IR.
-fn interpret(rs: &Ruleset, p: Packet) -> Outcome {
+/// The ruleset's outcome for a new connection, interpreted from the IR, and the rules
+/// its log chains would name: the dropping one, else the would-deny ones.
+fn interpret_rules(rs: &Ruleset, p: Packet) -> (Outcome, Vec<u32>) {
     let mut out = Outcome::Allowed;
+    let mut named = Vec::new();
     for hook in &rs.chains[&ChainName::Base(Hook::Forward)].rules {
         let Rule::JumpIpv4(chain) = hook else {
             continue;
         };
         let (dropped, warned) = run_chain(rs, *chain, p);
-        if dropped.is_some() {
-            return Outcome::Denied;
+        if let Some(r) = dropped {
+            return (Outcome::Denied, vec![r]);
         }
         if !warned.is_empty() {
             out = Outcome::WouldDeny;
         }
+        named.extend(warned);
     }
-    out
+    (out, named)
+}
+
+fn interpret(rs: &Ruleset, p: Packet) -> Outcome {
+    interpret_rules(rs, p).0
+}
+
+/// The rules `Program::check` says the log chains must name, in chain order (egress
+/// first): the enforcing deny that drops, else every monitoring deny.
+fn named_rules(d: &bulkhead_compile::Decision) -> Vec<u32> {
+    let sides = [d.egress, d.ingress];
+    let denies = |mode: Mode| {
+        sides
+            .iter()
+            .flatten()
+            .filter(move |(c, m)| c.action == Action::Deny && *m == mode)
+            .map(|(c, _)| c.rule)
+    };
+    match denies(Mode::Enforce).next() {
+        Some(r) => vec![r],
+        None => denies(Mode::Monitor).collect(),
+    }
 }
 
 #[test]
@@ -290,8 +322,9 @@ fn interpreted_ruleset_agrees_with_program_check() {
                         proto: kernel_proto,
                         port,
                     };
-                    let got = interpret(&rs, packet);
-                    assert_eq!(got, want, "{src} -> {dst} {proto}/{port}");
+                    let got = interpret_rules(&rs, packet);
+                    let want_rules = named_rules(&p.check(src, dst, proto, port));
+                    assert_eq!(got, (want, want_rules), "{src} -> {dst} {proto}/{port}");
                 }
             }
         }
@@ -311,7 +344,7 @@ fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
     // Unchanged rules keep their stamp; the table's generation moves on.
     let next = Stamps::next(Some((&p.rules, &Stamps::next(None, &p, 1))), &p, 2);
     assert_eq!(next.generation, 2);
-    assert!(next.rules.iter().all(|g| *g == 1));
+    assert_eq!(next.rules, 1);
     let rs2 = nft::build(&p, &next).unwrap();
     assert!(nft::diff(&rs, &rs2).unwrap().is_empty());
 }
@@ -349,6 +382,7 @@ fn changing_one_endpoint_rewrites_only_its_elements() {
         .any
         .entries
         .dedup_by_key(|e| (e.protocol, e.first));
+    changed.refresh_fingerprints();
     let after = builder.build(&changed, &stamps).unwrap();
     let d = nft::diff(&before, &after).unwrap();
     assert!(!d.is_empty());

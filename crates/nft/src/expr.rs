@@ -5,7 +5,8 @@
 
 use crate::msg::Attrs;
 use crate::sys;
-use bulkhead_compile::nft::{AddrField, Kind, Level, MapId, Rule, Verdict};
+use bulkhead_compile::nft::decision::KIND_MASK;
+use bulkhead_compile::nft::{AddrField, Kind, Level, LogMark, MapId, Rule, Verdict};
 
 /// Writes the expression list of one rule.
 pub fn rule(a: &mut Attrs, r: &Rule) {
@@ -35,6 +36,15 @@ pub fn rule(a: &mut Attrs, r: &Rule) {
         Rule::Check(map) => check(l, *map),
         Rule::Decide => {
             ct_mark(l, sys::REG_1);
+            // Only the kind bits: the verdict map has one element per kind.
+            expr(l, "bitwise", |e| {
+                e.be32(sys::BITWISE_SREG, sys::REG_1);
+                e.be32(sys::BITWISE_DREG, sys::REG_1);
+                e.be32(sys::BITWISE_LEN, 4);
+                let mask = KIND_MASK.to_ne_bytes();
+                e.nest(sys::BITWISE_MASK, |d| d.bytes(sys::DATA_VALUE, &mask));
+                e.nest(sys::BITWISE_XOR, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
+            });
             lookup_verdict(l, &MapId::Verdicts.to_string());
         }
         Rule::ResetMark => {
@@ -52,11 +62,29 @@ pub fn rule(a: &mut Attrs, r: &Rule) {
             prefix,
             group,
             verdict,
+            mark,
         } => {
+            match mark {
+                LogMark::FromCt | LogMark::FromCtThenClear => {
+                    ct_mark(l, sys::REG_1);
+                    meta_set_mark(l);
+                }
+                LogMark::OnlyIfMarked => {
+                    meta(l, sys::META_MARK, sys::REG_1);
+                    cmp(l, sys::CMP_NEQ, &[0; 4]);
+                }
+            }
             expr(l, "log", |e| {
                 e.be16(sys::LOG_GROUP, *group);
                 e.str(sys::LOG_PREFIX, prefix);
             });
+            if *mark == LogMark::FromCtThenClear {
+                expr(l, "immediate", |e| {
+                    e.be32(sys::IMMEDIATE_DREG, sys::REG_1);
+                    e.nest(sys::IMMEDIATE_DATA, |d| d.bytes(sys::DATA_VALUE, &[0; 4]));
+                });
+                meta_set_mark(l);
+            }
             immediate(l, verdict);
         }
         Rule::Verdict(v) => immediate(l, v),
@@ -130,6 +158,14 @@ fn ct_mark(l: &mut Attrs, dreg: u32) {
     expr(l, "ct", |e| {
         e.be32(sys::CT_DREG, dreg);
         e.be32(sys::CT_KEY, sys::CT_MARK);
+    });
+}
+
+/// `meta mark set <register 1>`.
+fn meta_set_mark(l: &mut Attrs) {
+    expr(l, "meta", |e| {
+        e.be32(sys::META_KEY, sys::META_MARK);
+        e.be32(sys::META_SREG, sys::REG_1);
     });
 }
 

@@ -121,6 +121,9 @@ pub const PAYLOAD_NETWORK_HEADER: u32 = 1;
 pub const PAYLOAD_TRANSPORT_HEADER: u32 = 2;
 pub const META_DREG: u16 = 1;
 pub const META_KEY: u16 = 2;
+pub const META_SREG: u16 = 3;
+/// `meta mark`: the packet's mark (`skb->mark`), which NFLOG sends as `NFULA_MARK`.
+pub const META_MARK: u32 = 3;
 pub const META_NFPROTO: u32 = 15;
 pub const META_L4PROTO: u32 = 16;
 pub const CMP_SREG: u16 = 1;

@@ -142,6 +142,7 @@ fn privileged_incremental_update_equals_a_full_replace() {
         .unwrap()
         .entries = vec![programs::entry(6, 80, 81, Action::Allow, 2)];
     changed.endpoints[1].egress.any.entries.clear();
+    changed.refresh_fingerprints();
     let mut b = NftBackend::new(topo.node.path()).unwrap();
     b.apply(&sample).unwrap();
     let r = b.apply(&changed).unwrap();
@@ -207,7 +208,7 @@ fn privileged_monitor_mode_passes_and_logs_would_deny() {
     assert_enforces(&topo, &program);
     let listing = list_table(&topo.node);
     assert!(
-        listing.contains("log prefix \"bh:1:1:w\" group 32"),
+        listing.contains("log prefix \"bh:1:w\" group 32"),
         "{listing}"
     );
     assert!(!listing.contains(" drop"), "{listing}");
@@ -233,7 +234,7 @@ fn privileged_rendered_text_is_what_nft_accepts() {
     let mut b = NftBackend::new(topo.node.path()).unwrap();
     let (rs, _) = b.plan(&program).unwrap();
     let text = render(&rs);
-    let scratch = Netns::new(format!("bhnt-{}-render", std::process::id()));
+    let scratch = Netns::new(format!("nftsp-{}-render", std::process::id()));
     let path = std::env::temp_dir().join(format!("bh-render-{}.nft", std::process::id()));
     std::fs::write(&path, &text).unwrap();
     let out = std::process::Command::new("ip")

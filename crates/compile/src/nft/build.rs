@@ -33,8 +33,13 @@ pub struct Builder {
     ids: KernelIds,
     /// The last program's identities, their kernel numbers and descriptions.
     identities: Option<Numbered>,
-    /// (workload, fingerprint, part) of the last program's endpoints, by workload.
-    parts: Vec<(WorkloadId, Vec<u8>, Arc<Part>)>,
+    /// (workload, [`Endpoint::fingerprint`], part) of the last program's endpoints, by
+    /// workload.
+    ///
+    /// [`Endpoint::fingerprint`]: crate::program::Endpoint::fingerprint
+    parts: Vec<(WorkloadId, u64, Arc<Part>)>,
+    /// The kernel numbers the cached parts were built with (`kernel[id]`).
+    kernel: Vec<u32>,
     /// The shared part and what it was built from.
     shared: Option<SharedKey>,
     chains: Option<ChainsKey>,
@@ -83,16 +88,22 @@ impl Builder {
         let mut old = old.into_iter().peekable();
         let mut cache = Vec::with_capacity(program.endpoints.len());
         let mut parts = Vec::with_capacity(program.endpoints.len() + 1);
-        let mut scratch = Vec::new();
+        let renumbered = self.kernel != kernel;
         for ep in &program.endpoints {
-            endpoint::fingerprint(ep, &kernel, &mut scratch);
             while old.next_if(|o| o.0 < ep.workload).is_some() {}
-            // An unchanged endpoint keeps its cache entry as it was: no allocation.
+            // An unchanged endpoint keeps its cache entry as it was: no allocation. Its
+            // fingerprint covers its tables; the kernel numbers of the identities they
+            // name are checked apart (they can move when the identities change).
             let entry = match old.next_if(|o| o.0 == ep.workload) {
-                Some(entry) if entry.1 == scratch => entry,
+                Some(entry)
+                    if endpoint::reusable(entry.1, ep)
+                        && !(renumbered && endpoint::renumbered(ep, &self.kernel, &kernel)) =>
+                {
+                    entry
+                }
                 _ => {
                     let part = Arc::new(endpoint::part(ep, &kernel, &mut work));
-                    (ep.workload.clone(), scratch.clone(), part)
+                    (ep.workload.clone(), ep.fingerprint, part)
                 }
             };
             if !entry.2.elements.is_empty() {
@@ -102,9 +113,18 @@ impl Builder {
         }
         cache.sort_by(|a, b| a.0.cmp(&b.0));
         self.parts = cache;
+        if renumbered {
+            self.kernel = kernel.clone();
+        }
+        // The verdict map and the log chains depend on the kinds in use only.
         let mut decisions: Vec<Decision> = parts
             .iter()
             .flat_map(|(_, p)| p.decisions.iter().copied())
+            .map(|d| match d {
+                Decision::Allow => Decision::Allow,
+                Decision::Deny(_) => Decision::Deny(0),
+                Decision::Monitor(_) => Decision::Monitor(0),
+            })
             .collect();
         decisions.sort_unstable();
         decisions.dedup();
@@ -202,7 +222,7 @@ pub fn build(program: &Program, stamps: &Stamps) -> Result<Ruleset, BuildError> 
 }
 
 /// The ipcache (prefixes as disjoint ranges tiling the address space, /32s exact) and
-/// the verdict of every decision in use.
+/// the verdict of every decision kind in use.
 fn shared(program: &Program, kernel: &[u32], decisions: &[Decision]) -> Part {
     let number = |id: u32| kernel.get(id as usize).copied().unwrap_or(0);
     let mut elements = Vec::new();
@@ -230,7 +250,7 @@ fn shared(program: &Program, kernel: &[u32], decisions: &[Decision]) -> Part {
     }
     for d in decisions {
         let v = Value::Verdict(d.verdict());
-        elements.push((MapId::Verdicts, element(ElementKey::Mark(d.code()), v)));
+        elements.push((MapId::Verdicts, element(ElementKey::Mark(d.kind_code()), v)));
     }
     elements.sort_unstable_by_key(|(m, e)| (*m, e.key));
     elements.dedup_by_key(|(m, e)| (*m, e.key));

@@ -181,42 +181,18 @@ fn other(entries: &[PortEntry], mode: Mode) -> Option<Decision> {
         .map(|e| Decision::of(e.action, e.rule, mode))
 }
 
-/// Everything [`part`] reads, as bytes: two endpoints with equal fingerprints (and the
-/// same kernel numbers) have equal parts, so a part can be reused when they match.
-/// Exact, unlike a hash: equal bytes mean equal inputs.
-pub fn fingerprint(ep: &Endpoint, kernel: &[u32], out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(&(ep.ips.len() as u32).to_le_bytes());
-    for ip in &ep.ips {
-        out.extend_from_slice(&ip.octets());
-    }
-    out.push(match ep.mode {
-        Mode::Enforce => 0,
-        Mode::Monitor => 1,
-        Mode::Learn => 2,
-    });
-    for d in [&ep.egress, &ep.ingress] {
-        out.push(u8::from(d.isolated));
-        out.extend_from_slice(&d.default_rule.to_le_bytes());
-        table(&d.any.entries, out);
-        out.extend_from_slice(&(d.peers.len() as u32).to_le_bytes());
-        for (id, t) in &d.peers {
-            let k = kernel.get(*id as usize).copied().unwrap_or(0);
-            out.extend_from_slice(&k.to_le_bytes());
-            table(&t.entries, out);
-        }
-    }
+/// Whether a part built from an endpoint whose fingerprint was `cached` can serve `ep`
+/// (given unchanged kernel numbers). A fingerprint of 0 means "not computed" (a
+/// hand-built endpoint): never trusted.
+pub fn reusable(cached: u64, ep: &Endpoint) -> bool {
+    ep.fingerprint != 0 && cached == ep.fingerprint
 }
 
-fn table(entries: &[PortEntry], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    out.reserve(entries.len() * 10);
-    for e in entries {
-        // One copy per entry: this runs over every entry of every endpoint per build.
-        let [f0, f1] = e.first.to_le_bytes();
-        let [l0, l1] = e.last.to_le_bytes();
-        let [r0, r1, r2, r3] = e.rule.to_le_bytes();
-        let allow = u8::from(e.action == Action::Allow);
-        out.extend_from_slice(&[e.protocol, f0, f1, l0, l1, allow, r0, r1, r2, r3]);
-    }
+/// Whether an identity `ep`'s tables name has a different kernel number in `new` than in
+/// `old`: its part, keyed by kernel numbers, must then be rebuilt.
+pub fn renumbered(ep: &Endpoint, old: &[u32], new: &[u32]) -> bool {
+    [&ep.egress, &ep.ingress]
+        .iter()
+        .flat_map(|d| d.peers.keys())
+        .any(|id| old.get(*id as usize) != new.get(*id as usize))
 }

@@ -4,7 +4,6 @@
 //! nothing to diff.
 
 use super::decision::Decision;
-use crate::program::RuleId;
 use bulkhead_policy::WorkloadId;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,7 +54,8 @@ pub enum PartKey {
 }
 
 /// Elements sorted by (map, key); `decisions` lists (sorted, once each) the decision
-/// codes its elements map to, so the verdict map can be assembled without reading them.
+/// codes its elements map to, so the verdict map and log chains can be assembled
+/// without reading them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Part {
     pub elements: Vec<(MapId, Element)>,
@@ -89,7 +89,8 @@ pub enum MapId {
     Ipcache,
     /// `ipv4_addr : mark`: the ipcache's /32 entries (they win over `Ipcache`).
     IpcacheExact,
-    /// `mark : verdict`: decision code → what to do. The only map with verdicts.
+    /// `mark : verdict`: a decision code's kind bits → what to do. The only map with
+    /// verdicts, at most three elements.
     Verdicts,
     /// A policy lookup of one direction and level; the key layout follows from `kind`.
     Check(Dir, Level, Kind),
@@ -198,7 +199,7 @@ pub enum ElementKey {
     Addr(Ipv4Addr),
     /// An inclusive address range (the interval map only).
     Range(Ipv4Addr, Ipv4Addr),
-    /// A decision code (the verdict map).
+    /// A decision code's kind bits (the verdict map).
     Mark(u32),
     /// A check map's key; the fields its map's [`Kind`] and [`Level`] do not use are 0
     /// (`peer` at the any level, `port` in `Proto` maps, both in `Other` maps). In a
@@ -236,10 +237,10 @@ pub enum ChainName {
     Base(Hook),
     Egress,
     Ingress,
-    /// Log as dropped, then drop.
-    Deny(RuleId),
-    /// Log as would-deny, then return.
-    Monitor(RuleId),
+    /// Log as dropped, then drop (the rule is in the ct mark).
+    Deny,
+    /// Log as would-deny, then return. (Spelled `monitored`: `monitor` is an nft keyword.)
+    Monitor,
 }
 
 impl fmt::Display for ChainName {
@@ -248,8 +249,8 @@ impl fmt::Display for ChainName {
             ChainName::Base(h) => f.write_str(h.name()),
             ChainName::Egress => f.write_str("egress"),
             ChainName::Ingress => f.write_str("ingress"),
-            ChainName::Deny(r) => write!(f, "deny_{r}"),
-            ChainName::Monitor(r) => write!(f, "monitor_{r}"),
+            ChainName::Deny => f.write_str("deny"),
+            ChainName::Monitor => f.write_str("monitored"),
         }
     }
 }
@@ -278,6 +279,22 @@ pub struct Chain {
     /// `Some` for base chains (filter type, [`super::BASE_PRIORITY`], policy accept).
     pub hook: Option<Hook>,
     pub rules: Vec<Rule>,
+}
+
+/// How a log rule hands the deciding rule to the flow reader. NFLOG sends the packet's
+/// mark (`NFULA_MARK`), not the connection's, so the decision code is copied from the
+/// ct mark into the packet mark around the `log`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogMark {
+    /// `meta mark set ct mark log ...`: the packet is dropped next, so its mark may go.
+    FromCt,
+    /// `meta mark set ct mark log ... meta mark set 0x00000000`: the packet goes on, so
+    /// its mark is put back to what it was, which [`LogMark::OnlyIfMarked`] before it
+    /// ensured was 0.
+    FromCtThenClear,
+    /// `meta mark != 0x00000000 log ...`: a packet with a mark of its own (policy routing,
+    /// another firewall) keeps it, and is logged without a rule.
+    OnlyIfMarked,
 }
 
 /// Which address of the packet a rule reads.
@@ -310,17 +327,19 @@ pub enum Rule {
     /// `ct mark set <key> map @<map>` for a [`MapId::Check`] or [`MapId::Default`] map;
     /// the key expression follows from the map.
     Check(MapId),
-    /// `ct mark vmap @verdicts`
+    /// `ct mark & 0x80000003 vmap @verdicts` ([`super::decision::KIND_MASK`])
     Decide,
     /// `ct mark set 0`
     ResetMark,
     /// `meta nfproto ipv4 jump <chain>`: the checks read IPv4 headers only.
     JumpIpv4(ChainName),
-    /// `log prefix "<prefix>" group <group>` then the verdict.
+    /// `log prefix "<prefix>" group <group>` then the verdict, with the packet mark
+    /// handled as `mark` says.
     Log {
         prefix: String,
         group: u16,
         verdict: Verdict,
+        mark: LogMark,
     },
     /// A bare verdict.
     Verdict(Verdict),

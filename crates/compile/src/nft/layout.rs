@@ -1,62 +1,43 @@
 //! The chains: which rules read which maps, in the order the module docs describe, and
-//! the log chains of the decisions in use. Chains and rules exist only for maps that
+//! the log chains (`deny`, `monitored`) of the decision kinds in use. Chains and rules exist only for maps that
 //! hold elements, so an empty program is three base chains of one rule each.
 
 use super::decision::Decision;
-use super::ir::{AddrField, Chain, ChainName, Dir, Hook, Level, MapId, Rule, Verdict};
+use super::ir::{AddrField, Chain, ChainName, Dir, Hook, Level, LogMark, MapId, Rule, Verdict};
 use super::{LOG_GROUP, LogPrefix};
-use crate::program::{Program, RuleId};
+use crate::program::Program;
 use bulkhead_policy::ir::Reason;
 use std::collections::BTreeMap;
 
-/// Which generation each rule's log prefix names.
+/// Which generation the log prefixes name.
 ///
-/// A prefix names the generation whose program numbered its rule. A rule that means the
-/// same in the next program (same id, same [`Reason`]) keeps its stamp, so an
-/// incremental update rewrites only the log chains of rules that changed; a flow reader
-/// holding the current `Stamps` knows a prefix is current when its generation equals
-/// `rules[rule]`.
+/// A prefix names a generation whose program has the same rule table as the one in
+/// force: the flow reader resolves the rule id from the ct mark in that generation's
+/// table. While the rule table stays the same, the stamp stays too, so an update that
+/// changes no rule numbering leaves the log chains as they are; when it changes, the
+/// two log chains are rewritten with the new generation (two one-rule chains).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stamps {
     /// The generation of the program these stamps go with.
     pub generation: u32,
-    /// `rules[id]`: the generation stamped into rule `id`'s prefixes.
-    pub rules: Vec<u32>,
+    /// The generation stamped into the log prefixes.
+    pub rules: u32,
 }
 
 impl Stamps {
-    /// Stamps for `program` as generation `generation`, keeping the stamps of `prev`
-    /// (the rules of the program in force, and its stamps) for every rule whose meaning
-    /// is unchanged.
+    /// Stamps for `program` as generation `generation`, keeping the stamp of `prev`
+    /// (the rules of the program in force, and its stamps) if the rules are unchanged.
     pub fn next(prev: Option<(&[Reason], &Stamps)>, program: &Program, generation: u32) -> Stamps {
-        let rules = (0..program.rules.len())
-            .map(|r| match prev {
-                Some((p, s)) if p.get(r) == program.rules.get(r) => {
-                    s.rules.get(r).copied().unwrap_or(generation)
-                }
-                _ => generation,
-            })
-            .collect();
+        let rules = match prev {
+            Some((p, s)) if p == program.rules.as_slice() => s.rules,
+            _ => generation,
+        };
         Stamps { generation, rules }
     }
-
-    fn of(&self, rule: RuleId) -> u32 {
-        self.rules
-            .get(rule as usize)
-            .copied()
-            .unwrap_or(self.generation)
-    }
 }
 
-/// The chain a decision's verdict goes to (none for allow).
-pub fn rule_chain(d: Decision) -> Option<ChainName> {
-    match d.verdict() {
-        Verdict::Goto(c) => Some(c),
-        _ => None,
-    }
-}
-
-/// Every chain, given the maps that hold elements and the decisions in use.
+/// Every chain, given the maps that hold elements and the decision kinds in use (one
+/// decision of each kind, as [`super::build`] reduces them).
 pub fn chains(
     maps: &[MapId],
     decisions: &[Decision],
@@ -100,22 +81,27 @@ pub fn chains(
         );
     }
     for &d in decisions {
-        let (rule, would_deny, verdict) = match d {
-            Decision::Allow => continue,
-            Decision::Deny(r) => (r, false, Verdict::Drop),
-            Decision::Monitor(r) => (r, true, Verdict::Return),
-        };
-        let prefix = LogPrefix {
-            generation: stamps.of(rule),
-            rule,
-            would_deny,
-        };
-        let rules = vec![Rule::Log {
-            prefix: prefix.format(),
+        let log = |would_deny, attributed, verdict, mark| Rule::Log {
+            prefix: LogPrefix {
+                generation: stamps.rules,
+                would_deny,
+                attributed,
+            }
+            .format(),
             group: LOG_GROUP,
             verdict,
-        }];
-        if let Some(name) = rule_chain(d) {
+            mark,
+        };
+        let rules = match d {
+            Decision::Allow => continue,
+            Decision::Deny(_) => vec![log(false, true, Verdict::Drop, LogMark::FromCt)],
+            // The packet goes on: its own mark must come out as it went in.
+            Decision::Monitor(_) => vec![
+                log(true, false, Verdict::Return, LogMark::OnlyIfMarked),
+                log(true, true, Verdict::Return, LogMark::FromCtThenClear),
+            ],
+        };
+        if let Verdict::Goto(name) = d.verdict() {
             chains.insert(name, Chain { hook: None, rules });
         }
     }

@@ -2,8 +2,8 @@
 //! checks it), so a user can read, diff and even load exactly what Bulkhead applies.
 
 use super::ir::{
-    AddrField, Chain, ChainName, Dir, Element, ElementKey, Kind, Level, MapId, Rule, Ruleset,
-    Value, Verdict,
+    AddrField, Chain, ChainName, Dir, Element, ElementKey, Kind, Level, LogMark, MapId, Rule,
+    Ruleset, Value, Verdict,
 };
 use super::{BASE_PRIORITY, TABLE};
 use std::fmt::Write;
@@ -162,14 +162,29 @@ fn rule(r: &Rule) -> String {
             };
             format!("{cond}ct mark set {} map @{id}", key_expr(*id))
         }
-        Rule::Decide => format!("ct mark vmap @{}", MapId::Verdicts),
+        Rule::Decide => format!(
+            "ct mark & 0x{:08x} vmap @{}",
+            super::decision::KIND_MASK,
+            MapId::Verdicts
+        ),
         Rule::ResetMark => "ct mark set 0x00000000".into(),
         Rule::JumpIpv4(c) => format!("meta nfproto ipv4 jump {c}"),
         Rule::Log {
             prefix,
             group,
             verdict: v,
-        } => format!("log prefix \"{prefix}\" group {group} {}", verdict(v)),
+            mark,
+        } => {
+            let log = format!("log prefix \"{prefix}\" group {group}");
+            let v = verdict(v);
+            match mark {
+                LogMark::FromCt => format!("meta mark set ct mark {log} {v}"),
+                LogMark::FromCtThenClear => {
+                    format!("meta mark set ct mark {log} meta mark set 0x00000000 {v}")
+                }
+                LogMark::OnlyIfMarked => format!("meta mark != 0x00000000 {log} {v}"),
+            }
+        }
         Rule::Verdict(v) => verdict(v),
     }
 }

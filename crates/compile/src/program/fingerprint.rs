@@ -66,7 +66,9 @@ impl Endpoint {
         self.mode.hash(&mut h);
         h.write_u64(ingress);
         h.write_u64(egress);
-        h.finish()
+        // 0 is reserved for "not computed" (hand-built endpoints), which backends
+        // never trust.
+        h.finish().max(1)
     }
 }
 

@@ -6,9 +6,10 @@
 //!   is confirmed by conntrack, which announces it (NEW) and its end (DESTROY) with the
 //!   packet and byte counters of both directions (`nf_conntrack_acct=1`, set by the
 //!   backend). The ruleset's `ct state` rule makes conntrack track the node's traffic.
-//! - **NFLOG** group [`LOG_GROUP`]: every packet a deny chain drops (and every packet a
-//!   monitor chain would have dropped) with its log prefix, which names the rule and
-//!   the generation of the program that decided.
+//! - **NFLOG** group [`LOG_GROUP`]: every packet the deny chain drops (and every packet
+//!   the monitor chain would have dropped) with its log prefix, which names the
+//!   generation of the program that decided, and its packet mark, into which the log
+//!   chain copied the deciding rule's decision code (`bulkhead_compile::nft::LogMark`).
 //!
 //! - **conntrack dumps**, every [`DUMP_EVERY`], on a third socket: counters of the
 //!   connections still open (DESTROY comes only when conntrack forgets a connection,

@@ -5,8 +5,10 @@
 //! Attribute numbers are from `linux/netfilter/nfnetlink_conntrack.h` and
 //! `nfnetlink_log.h`; they are stable kernel ABI.
 
+use bulkhead_compile::Outcome;
+use bulkhead_compile::nft::decision::Decision;
 use bulkhead_compile::nft::parse_log_prefix;
-use bulkhead_compile::{Outcome, program::NO_RULE};
+use bulkhead_compile::program::{NO_RULE, RuleId};
 use bulkhead_dataplane::{FlowEvent, FlowKind};
 use std::net::Ipv4Addr;
 use std::time::SystemTime;
@@ -36,6 +38,8 @@ const CTA_COUNTERS_BYTES: u16 = 2;
 
 const NFULA_PAYLOAD: u16 = 9;
 const NFULA_PREFIX: u16 = 10;
+/// The packet mark (`skb->mark`), sent when not 0.
+const NFULA_MARK: u16 = 2;
 
 /// One netlink message: its type, flags and payload (after the header).
 pub struct Message<'a> {
@@ -161,7 +165,8 @@ fn conntrack_flow(msg: &Message<'_>, kind: FlowKind, time: SystemTime) -> Option
 }
 
 /// An NFLOG packet logged by a Bulkhead deny (or monitor) chain: the dropped packet's
-/// addresses, and the deciding rule from the log prefix. `None` for packets logged by
+/// addresses, the generation from the log prefix, and the deciding rule from the decision
+/// code the log chain copied into the packet mark (see `nft::decision`). `None` for packets logged by
 /// anyone else (another prefix) and for non-IPv4 packets.
 pub fn nflog_event(msg: &Message<'_>, time: SystemTime) -> Option<FlowEvent> {
     if msg.kind >> 8 != SUBSYS_ULOG || msg.kind & 0xff != ULOG_MSG_PACKET {
@@ -192,12 +197,28 @@ pub fn nflog_event(msg: &Message<'_>, time: SystemTime) -> Option<FlowEvent> {
         src_port,
         dst: v4(pkt.get(16..)?)?,
         dst_port,
-        rule: prefix.rule,
+        rule: if prefix.attributed {
+            logged_rule(body, prefix.would_deny)
+        } else {
+            NO_RULE
+        },
         generation: prefix.generation,
         packets: 1,
         bytes: u64::from(be16(pkt.get(2..)?)?),
         time,
     })
+}
+
+/// The rule in a logged packet's mark; [`NO_RULE`] when it has no mark or the mark holds
+/// no decision of the logged kind (the event still counts, just not attributed).
+fn logged_rule(body: &[u8], would_deny: bool) -> RuleId {
+    let code =
+        attr(body, NFULA_MARK).and_then(|m| Some(u32::from_be_bytes(m.get(..4)?.try_into().ok()?)));
+    match code.and_then(Decision::from_code) {
+        Some(Decision::Deny(r)) if !would_deny => r,
+        Some(Decision::Monitor(r)) if would_deny => r,
+        _ => NO_RULE,
+    }
 }
 
 #[cfg(test)]
@@ -313,16 +334,61 @@ mod tests {
         ];
         ip.extend(5353u16.to_be_bytes());
         ip.extend(53u16.to_be_bytes());
+        let mark = |d: Decision| a(NFULA_MARK, &d.code().to_be_bytes());
         let m = msg(
             SUBSYS_ULOG << 8,
             0,
-            &[a(NFULA_PREFIX, b"bh:7:3:w\0"), a(NFULA_PAYLOAD, &ip)],
+            &[
+                a(NFULA_PREFIX, b"bh:7:w\0"),
+                a(NFULA_PAYLOAD, &ip),
+                mark(Decision::Monitor(3)),
+            ],
         );
         let e = messages(&m)
             .find_map(|m| nflog_event(&m, SystemTime::now()))
             .unwrap();
         assert_eq!(e.outcome, Outcome::WouldDeny);
         assert_eq!((e.rule, e.generation, e.bytes), (3, 7, 60));
+        // Dropped: the prefix says so and the mark names the rule.
+        let m = msg(
+            SUBSYS_ULOG << 8,
+            0,
+            &[
+                a(NFULA_PREFIX, b"bh:8:d\0"),
+                a(NFULA_PAYLOAD, &ip),
+                mark(Decision::Deny(12)),
+            ],
+        );
+        let e = messages(&m)
+            .find_map(|m| nflog_event(&m, SystemTime::now()))
+            .unwrap();
+        assert_eq!((e.outcome, e.rule, e.generation), (Outcome::Denied, 12, 8));
+        // No connection, or a mark of another kind: still a drop, with no rule named.
+        for extra in [vec![], mark(Decision::Monitor(12)), mark(Decision::Allow)] {
+            let m = msg(
+                SUBSYS_ULOG << 8,
+                0,
+                &[a(NFULA_PREFIX, b"bh:8:d\0"), a(NFULA_PAYLOAD, &ip), extra],
+            );
+            let e = messages(&m)
+                .find_map(|m| nflog_event(&m, SystemTime::now()))
+                .unwrap();
+            assert_eq!((e.outcome, e.rule), (Outcome::Denied, NO_RULE));
+        }
+        // A would-deny packet that kept its own mark: whatever the mark, no rule.
+        let m = msg(
+            SUBSYS_ULOG << 8,
+            0,
+            &[
+                a(NFULA_PREFIX, b"bh:8:u\0"),
+                a(NFULA_PAYLOAD, &ip),
+                mark(Decision::Monitor(12)),
+            ],
+        );
+        let e = messages(&m)
+            .find_map(|m| nflog_event(&m, SystemTime::now()))
+            .unwrap();
+        assert_eq!((e.outcome, e.rule), (Outcome::WouldDeny, NO_RULE));
         assert_eq!((e.src_port, e.dst_port, e.protocol), (5353, 53, 17));
         let other = msg(
             SUBSYS_ULOG << 8,

@@ -129,12 +129,15 @@ pub fn sample(ips: &[Ipv4Addr], host: Ipv4Addr, mode: Mode) -> Program {
     );
     w2.any.entries.push(entry(17, 53, 53, Action::Allow, 5));
     ipcache.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()).then(a.0.cmp(&b.0)));
-    Program {
+    let mut p = Program {
         rules,
         identities,
         ipcache,
         endpoints,
-    }
+    };
+    // As the compiler would: the backend reuses what it applied by fingerprint.
+    p.refresh_fingerprints();
+    p
 }
 
 /// The same program with every workload open (nothing isolated).
@@ -144,5 +147,6 @@ pub fn open(ips: &[Ipv4Addr], host: Ipv4Addr) -> Program {
         e.ingress = DirectionProgram::default();
         e.egress = DirectionProgram::default();
     }
+    p.refresh_fingerprints();
     p
 }
