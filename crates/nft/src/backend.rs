@@ -4,10 +4,14 @@ use crate::conntrack::Conntrack;
 use crate::socket::Socket;
 use crate::{Error, encode};
 use bulkhead_compile::Program;
-use bulkhead_compile::nft::{self, Builder, Ruleset, Stamps};
+use bulkhead_compile::nft::{self, Builder, PartKey, Ruleset, Stamps};
 use bulkhead_dataplane::{ApplyReport, Dataplane, Guard, netns};
+use bulkhead_policy::WorkloadId;
 use bulkhead_policy::ir::Reason;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Sysctls of the node's namespace the ruleset relies on: bridged IPv4 traffic must
@@ -36,6 +40,9 @@ pub struct NftBackend {
     builder: Builder,
     generation: u32,
     applied: Option<Applied>,
+    /// Whose connections the next conntrack sweep must judge: the endpoints whose
+    /// elements the last apply changed (`None`: everyone).
+    sweep: Option<Vec<WorkloadId>>,
 }
 
 impl NftBackend {
@@ -60,6 +67,7 @@ impl NftBackend {
             builder: Builder::default(),
             generation: 0,
             applied: None,
+            sweep: None,
         })
     }
 
@@ -73,6 +81,7 @@ impl NftBackend {
             builder: Builder::default(),
             generation: 0,
             applied: None,
+            sweep: None,
         })
     }
 
@@ -98,9 +107,12 @@ impl NftBackend {
     }
 
     /// Deletes the conntrack entries of connections `program` denies (admitted under
-    /// an earlier program); returns how many.
+    /// an earlier program); returns how many. After an incremental apply that changed
+    /// only some endpoints' elements (the ipcache and identities as they were), only
+    /// connections of those endpoints can have become denied, and only theirs are judged.
     pub fn delete_denied_connections(&mut self, program: &Program) -> Result<usize, Error> {
-        self.conntrack.delete_denied(program)
+        let scope = self.sweep.as_deref().map(|w| addresses(program, w));
+        self.conntrack.delete_denied(program, scope.as_ref())
     }
 
     /// Puts an arbitrary ruleset in force: incrementally if `full` is false and it
@@ -117,6 +129,7 @@ impl NftBackend {
         let seq = self.socket.seq();
         let prev = self.applied.as_ref().filter(|_| !full);
         let step = prev.and_then(|p| nft::diff(&p.ruleset, &ruleset));
+        let incremental = step.is_some();
         let (batch, written, removed) = match step {
             Some(d) => (
                 encode::incremental(&d, seq),
@@ -126,6 +139,10 @@ impl NftBackend {
             None => (encode::full(&ruleset, seq), ruleset.element_count(), 0),
         };
         self.socket.commit(&batch)?;
+        self.sweep = match (prev, incremental) {
+            (Some(p), true) => changed_endpoints(&p.ruleset, &ruleset),
+            _ => None,
+        };
         self.generation = self.generation.max(stamps.generation);
         let generation = stamps.generation;
         tracing::debug!(
@@ -173,6 +190,50 @@ impl NftBackend {
         self.applied = None;
         Ok(())
     }
+}
+
+/// The endpoints whose parts differ between two rulesets, or `None` if anything else
+/// (the ipcache, the verdicts, the guard) differs: then any connection's verdict may.
+fn changed_endpoints(old: &Ruleset, new: &Ruleset) -> Option<Vec<WorkloadId>> {
+    let mut out = Vec::new();
+    let mut note = |key: &PartKey| match key {
+        PartKey::Endpoint(w) => {
+            out.push(w.clone());
+            true
+        }
+        PartKey::Shared | PartKey::Guard => false,
+    };
+    for (key, part) in &new.parts {
+        let same = old
+            .parts
+            .get(key)
+            .is_some_and(|p| Arc::ptr_eq(p, part) || p == part);
+        if !same && !note(key) {
+            return None;
+        }
+    }
+    for key in old.parts.keys() {
+        if !new.parts.contains_key(key) && !note(key) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// The addresses of the endpoints `workloads` (those still in `program`).
+fn addresses(program: &Program, workloads: &[WorkloadId]) -> HashSet<Ipv4Addr> {
+    workloads
+        .iter()
+        .filter_map(|w| {
+            // Endpoints are sorted by workload id.
+            let i = program
+                .endpoints
+                .binary_search_by(|e| e.workload.cmp(w))
+                .ok()?;
+            Some(program.endpoints[i].ips.iter().copied())
+        })
+        .flatten()
+        .collect()
 }
 
 /// Best effort: a namespace without a bridge has no `bridge-nf-call-iptables`, and the

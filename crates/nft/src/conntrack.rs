@@ -65,8 +65,17 @@ impl Conntrack {
         Ok(Conntrack { fd })
     }
 
-    /// Deletes every entry `program` denies; returns how many it deleted.
-    pub fn delete_denied(&mut self, program: &Program) -> Result<usize, Error> {
+    /// Deletes every entry `program` denies; returns how many it deleted. With `scope`,
+    /// only entries from or to those addresses are judged (the caller knows no other
+    /// connection's verdict changed).
+    pub fn delete_denied(
+        &mut self,
+        program: &Program,
+        scope: Option<&HashSet<Ipv4Addr>>,
+    ) -> Result<usize, Error> {
+        if scope.is_some_and(|s| s.is_empty()) {
+            return Ok(0); // nothing changed: no dump at all
+        }
         let entries = self.dump()?;
         // `Program::check` scans the endpoints: ask it only about entries with an end
         // that can drop at all (an enforcing endpoint that isolates or denies).
@@ -80,6 +89,7 @@ impl Conntrack {
         let enforced: HashSet<Ipv4Addr> = program
             .endpoints
             .iter()
+            .filter(|e| scope.is_none_or(|s| e.ips.iter().any(|ip| s.contains(ip))))
             .filter(|e| e.mode == Mode::Enforce && (can_deny(&e.egress) || can_deny(&e.ingress)))
             .flat_map(|e| e.ips.iter().copied())
             .collect();
@@ -87,6 +97,9 @@ impl Conntrack {
         let mut n: usize = 0;
         for e in &entries {
             if !enforced.contains(&e.src) && !enforced.contains(&e.dst) {
+                continue;
+            }
+            if scope.is_some_and(|s| !s.contains(&e.src) && !s.contains(&e.dst)) {
                 continue;
             }
             let (protocol, port) = match e.protocol {
