@@ -82,14 +82,14 @@ impl Topo {
         let k = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}{k}", std::process::id() % 100_000);
         let subnet = 100 + (std::process::id() % 50) as u8 + k as u8 * 2;
-        let node = Netns::new(format!("bhnt-{tag}-node"));
+        let node = Netns::new(format!("nftsp-{tag}-node"));
         let host = Ipv4Addr::new(10, subnet, 0, 1);
         node.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
         node.exec(&["ip", "addr", "add", &format!("{host}/24"), "dev", "br0"]);
         node.exec(&["ip", "link", "set", "br0", "up"]);
         let mut workloads = Vec::new();
         for i in 0..n {
-            let ns = Netns::new(format!("bhnt-{tag}-w{i}"));
+            let ns = Netns::new(format!("nftsp-{tag}-w{i}"));
             let ip = Ipv4Addr::new(10, subnet, 0, 10 + i as u8);
             let veth = format!("h{i}");
             node.exec(&[
