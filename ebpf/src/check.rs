@@ -14,7 +14,7 @@ use crate::maps::{
 };
 use crate::packet::{Packet, parse};
 use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
-use aya_ebpf::helpers::bpf_ktime_get_ns;
+use aya_ebpf::helpers::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns};
 use aya_ebpf::maps::lpm_trie::Key;
 use aya_ebpf::programs::TcContext;
 use bulkhead_ebpf_common::{
@@ -55,8 +55,6 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
         return Ok(TC_ACT_UNSPEC);
     };
 
-    // SAFETY: a helper without arguments or preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
     let key = CtKey::new(
         ifindex,
         direction,
@@ -71,12 +69,17 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
     // change then applies to new connections that happen to reuse a tuple, and to
     // connectionless flows, while established TCP connections carry on.
     let mut stale = false;
+    // Packets of admitted connections are most packets: their timestamp comes from the
+    // coarse clock (the same CLOCK_MONOTONIC, at the resolution of a tick), which reads
+    // a variable instead of the clock source.
+    // SAFETY: a helper without arguments or preconditions.
+    let coarse = || unsafe { bpf_ktime_get_coarse_ns() };
     if let Some(ct) = BH_CONNTRACK.get_ptr_mut(&key) {
         // SAFETY: `ct` points at a live map value (RCU); the counters are only updated
         // with atomic adds, the other fields with plain aligned stores.
         unsafe {
             if !pkt.opens() || (*ct).generation == generation {
-                (*ct).last_seen_ns = now;
+                (*ct).last_seen_ns = coarse();
                 count(&raw mut (*ct).packets, &raw mut (*ct).bytes, pkt.len);
                 return Ok(TC_ACT_UNSPEC);
             }
@@ -86,7 +89,7 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
         if let Some(ct) = BH_CONNTRACK.get_ptr_mut(key.reply()) {
             // SAFETY: as above.
             unsafe {
-                (*ct).last_seen_ns = now;
+                (*ct).last_seen_ns = coarse();
                 count(
                     &raw mut (*ct).reply_packets,
                     &raw mut (*ct).reply_bytes,
@@ -97,7 +100,9 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
         }
     }
 
-    // A new connection at this check point.
+    // A new connection at this check point: its events carry the precise time.
+    // SAFETY: a helper without arguments or preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
     let peer = if direction == DIR_EGRESS {
         pkt.daddr
     } else {

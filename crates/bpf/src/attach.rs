@@ -183,10 +183,10 @@ fn run(path: &std::path::Path, prog: BorrowedFd<'_>, i: usize, job: Job) -> Resu
 }
 
 /// Unpins (so detaches) every pinned link whose interface is not in `keep`.
-pub fn remove_others(dir: &PinDir, keep: &BTreeMap<String, u32>) -> Result<usize, Error> {
+pub fn remove_others(dir: &PinDir, keep: impl Fn(&str) -> bool) -> Result<usize, Error> {
     let mut removed = 0;
     for (interface, _, path) in dir.pinned_links()? {
-        if !keep.contains_key(&interface) {
+        if !keep(&interface) {
             std::fs::remove_file(&path)
                 .map_err(|e| Error::io(format!("unpin {}", path.display()), e))?;
             removed += 1;

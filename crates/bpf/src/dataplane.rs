@@ -9,11 +9,11 @@ use crate::sys::Grace;
 use crate::watch::LinkWatch;
 use crate::{Error, pins};
 use aya::Ebpf;
-use bulkhead_compile::Program;
+use bulkhead_compile::{IdentityId, Program};
 use bulkhead_dataplane::{ApplyReport, Dataplane, netns};
 use bulkhead_ebpf_common::names;
-use bulkhead_policy::WorkloadId;
-use std::collections::BTreeMap;
+use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,17 @@ pub struct EbpfDataplane {
     generation: u32,
     /// What each slot of the maps holds.
     slots: [Slot; 2],
-    /// Per workload: the endpoint last applied and its entries, reused while unchanged.
-    cache: BTreeMap<WorkloadId, Cached>,
+    /// What the last planned program asks the slots to hold.
+    want: Slot,
+    /// The last planned program's endpoints (in workload order) and their entries,
+    /// reused while unchanged.
+    cache: Vec<Cached>,
+    /// The last planned program's ipcache, as the compiler gave it.
+    ipcache_src: Option<Vec<(Ipv4Net, IdentityId)>>,
+    /// Both slots hold `want`, so an apply need only write what its plan touched.
+    synced: bool,
+    /// Links of interfaces that left the program may still be pinned.
+    detach_pending: bool,
     /// Interfaces whose two links are known to run this process's programs.
     attached: BTreeMap<String, u32>,
     /// Link changes in the node since `attached` was last checked against it.
@@ -57,6 +66,7 @@ pub struct Phases {
 }
 
 mod plan;
+mod resolve;
 
 use plan::Cached;
 
@@ -99,7 +109,11 @@ impl EbpfDataplane {
             prog_ids,
             generation,
             slots,
-            cache: BTreeMap::new(),
+            want: Slot::default(),
+            cache: Vec::new(),
+            ipcache_src: None,
+            synced: false,
+            detach_pending: true,
             attached: BTreeMap::new(),
             watch,
             links_dirty: true,
@@ -178,13 +192,25 @@ impl Dataplane for EbpfDataplane {
         // New interfaces get the programs before the flip: until then their endpoints
         // are absent from the active slot, which the programs treat as "not enforced",
         // exactly what the old program says about them.
-        let ifindexes = self.resolve_and_attach(program)?;
+        let prev = plan::previous(&self.cache, program);
+        let ifindexes = self.resolve_and_attach(program, &prev)?;
         let resolved = start.elapsed();
-        let want = self.desired(program, &ifindexes)?;
+        let planned_apply = self.plan(program, &prev, &ifindexes)?;
+        let touched = &planned_apply.touched;
         let planned = start.elapsed();
         let next = next_generation(self.generation);
         let s = (next & 1) as usize;
-        let counts = slot::write(&mut self.maps, s as u8, &mut self.slots[s], &want)?;
+        // Only slots known to hold the previous plan can be brought in line by the
+        // touched keys alone; after a failure or a restart, whole slots are compared.
+        let synced = std::mem::replace(&mut self.synced, false);
+        let write = |maps: &mut Maps, slot: usize, have: &mut Slot, want: &Slot| {
+            if synced {
+                slot::write_touched(maps, slot as u8, have, want, touched)
+            } else {
+                slot::write(maps, slot as u8, have, want)
+            }
+        };
+        let counts = write(&mut self.maps, s, &mut self.slots[s], &self.want)?;
         self.maps.set_generation(next)?;
         self.generation = next;
         let duration = start.elapsed();
@@ -199,9 +225,16 @@ impl Dataplane for EbpfDataplane {
             .synchronize()
             .map_err(|e| Error::io("wait for an RCU grace period", e))?;
         let o = s ^ 1;
-        slot::write(&mut self.maps, o as u8, &mut self.slots[o], &want)?;
-        let detached = attach::remove_others(&self.dir, &ifindexes)?;
-        self.attached.retain(|name, _| ifindexes.contains_key(name));
+        write(&mut self.maps, o, &mut self.slots[o], &self.want)?;
+        self.synced = true;
+        let mut detached = 0;
+        if planned_apply.interfaces_changed || self.detach_pending {
+            self.detach_pending = true;
+            let keep: BTreeSet<&str> = self.cache.iter().map(|c| c.interface.as_str()).collect();
+            detached = attach::remove_others(&self.dir, |name| keep.contains(name))?;
+            self.attached.retain(|name, _| keep.contains(name.as_str()));
+            self.detach_pending = false;
+        }
         tracing::debug!(
             generation = next,
             written = counts.written,

@@ -37,19 +37,53 @@ pub struct Counts {
     pub removed: usize,
 }
 
-/// Makes slot `slot` of the maps (modelled by `have`) equal `want`. `have` follows
-/// every successful write, so after an error it still says exactly what the kernel
-/// holds and a later call finishes the job.
+/// The keys of the desired contents that an apply changed: every other key already
+/// holds what it should in a slot that was in line with the previous contents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// Endpoint ids whose policy entries changed (or appeared, or went).
+    pub ids: BTreeSet<u32>,
+    /// Interfaces whose endpoint value changed (or appeared, or went).
+    pub ifindexes: BTreeSet<u32>,
+    /// Whether the ipcache changed at all.
+    pub ipcache: bool,
+}
+
+/// Makes slot `slot` of the maps (modelled by `have`) equal `want`, comparing every
+/// key. `have` follows every successful write, so after an error it still says exactly
+/// what the kernel holds and a later call finishes the job.
 pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<Counts, Error> {
+    let touched = Touched {
+        ids: have
+            .policy
+            .keys()
+            .chain(want.policy.keys())
+            .copied()
+            .collect(),
+        ifindexes: have
+            .endpoints
+            .keys()
+            .chain(want.endpoints.keys())
+            .copied()
+            .collect(),
+        ipcache: true,
+    };
+    write_touched(maps, slot, have, want, &touched)
+}
+
+/// [`write`], looking only at the keys in `touched`: exact when `have` equalled the
+/// previous desired contents and `want` differs from them only there. This is what
+/// keeps one workload's update at the cost of that workload's entries.
+pub fn write_touched(
+    maps: &mut Maps,
+    slot: u8,
+    have: &mut Slot,
+    want: &Slot,
+    touched: &Touched,
+) -> Result<Counts, Error> {
     let mut n = Counts::default();
     // Policy first removes, then adds, so a full map never blocks a replacement.
-    let ids: BTreeSet<u32> = have
-        .policy
-        .keys()
-        .chain(want.policy.keys())
-        .copied()
-        .collect();
-    for id in ids {
+    for &id in &touched.ids {
         let (old, new) = (have.policy.get(&id), want.policy.get(&id));
         if let (Some(a), Some(b)) = (old, new)
             && Arc::ptr_eq(a, b)
@@ -75,20 +109,19 @@ pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<
         }
     }
     // Endpoints: a removed endpoint's entries are gone already; a new one's are there.
-    let gone: Vec<u32> = have
-        .endpoints
-        .keys()
-        .filter(|k| !want.endpoints.contains_key(k))
-        .copied()
-        .collect();
-    for ifindex in gone {
-        maps.endpoints
-            .remove(&endpoint_key(slot, ifindex))
-            .map_err(|e| Error::map("delete from BH_ENDPOINTS", e))?;
-        have.endpoints.remove(&ifindex);
-        n.removed += 1;
+    for &ifindex in &touched.ifindexes {
+        if have.endpoints.contains_key(&ifindex) && !want.endpoints.contains_key(&ifindex) {
+            maps.endpoints
+                .remove(&endpoint_key(slot, ifindex))
+                .map_err(|e| Error::map("delete from BH_ENDPOINTS", e))?;
+            have.endpoints.remove(&ifindex);
+            n.removed += 1;
+        }
     }
-    for (&ifindex, v) in &want.endpoints {
+    for &ifindex in &touched.ifindexes {
+        let Some(v) = want.endpoints.get(&ifindex) else {
+            continue;
+        };
         if have.endpoints.get(&ifindex) != Some(v) {
             maps.endpoints
                 .insert(endpoint_key(slot, ifindex), v, 0)
@@ -97,6 +130,19 @@ pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<
             n.written += 1;
         }
     }
+    if touched.ipcache {
+        write_ipcache(maps, slot, have, want, &mut n)?;
+    }
+    Ok(n)
+}
+
+fn write_ipcache(
+    maps: &mut Maps,
+    slot: u8,
+    have: &mut Slot,
+    want: &Slot,
+    n: &mut Counts,
+) -> Result<(), Error> {
     let gone: Vec<Ipv4Net> = have
         .ipcache
         .keys()
@@ -115,7 +161,7 @@ pub fn write(maps: &mut Maps, slot: u8, have: &mut Slot, want: &Slot) -> Result<
             n.written += 1;
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Brings one endpoint's entries from `cur` to `want`, updating `cur` as it goes.

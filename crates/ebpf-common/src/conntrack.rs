@@ -66,7 +66,9 @@ impl CtKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CtValue {
-    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first and the latest packet.
+    /// CLOCK_MONOTONIC of the first packet (`bpf_ktime_get_ns`) and of the latest
+    /// (`bpf_ktime_get_coarse_ns`: tick resolution, so it may trail the first by up to
+    /// a tick; read on every packet, it must be cheap).
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     /// Packets and bytes in the direction of the first packet, and of the replies.

@@ -1,7 +1,11 @@
 //! The benchmark's machine: a node namespace with a bridge, two real workloads (client
 //! and server, on veths) at the synthetic addresses of two workloads, and a dummy
 //! interface per other local endpoint so that every endpoint of a large program has an
-//! interface to hold its programs. All in namespaces this run creates, removed on drop.
+//! interface to hold its programs. A second, *control* pair of workloads on the same
+//! bridge is never an endpoint of any program: with eBPF applied, traffic between them
+//! takes the same kernel path without the programs, a baseline measured seconds apart
+//! without re-applying anything. All in namespaces this run creates (named `ebsp-*`),
+//! removed on drop.
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -48,10 +52,30 @@ impl Drop for Netns {
     }
 }
 
+/// Which pair of workloads a measurement runs between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pair {
+    /// Client and server: endpoints of every program.
+    Real,
+    /// Never an endpoint: no program runs on their interfaces.
+    Control,
+}
+
+/// The control pair's addresses: on the bridge's /8, outside the synthetic range.
+pub const CONTROL_IPS: (Ipv4Addr, Ipv4Addr) =
+    (Ipv4Addr::new(10, 200, 0, 1), Ipv4Addr::new(10, 200, 0, 2));
+
+/// CPUs for the iperf3 client and server: pinned, so that a run does not depend on
+/// where the scheduler happens to put them on this 2-core machine.
+const CLIENT_CPU: &str = "0";
+const SERVER_CPU: &str = "1";
+
 /// Field order: workloads go before the node.
 pub struct Topo {
     pub client: Netns,
     pub server: Netns,
+    pub ctl_client: Netns,
+    pub ctl_server: Netns,
     pub node: Netns,
     pub server_ip: Ipv4Addr,
 }
@@ -61,7 +85,7 @@ impl Topo {
     /// dummy interfaces `dummies` in the node.
     pub fn new(client_ip: Ipv4Addr, server_ip: Ipv4Addr, dummies: &[String]) -> Topo {
         let tag = std::process::id() % 100_000;
-        let node = Netns::new(format!("bhbb-{tag}-node"));
+        let node = Netns::new(format!("ebsp-{tag}-node"));
         sh(&[
             "ip", "-n", &node.name, "link", "add", "br0", "type", "bridge",
         ]);
@@ -77,7 +101,7 @@ impl Topo {
         ]);
         sh(&["ip", "-n", &node.name, "link", "set", "br0", "up"]);
         let mk = |name: &str, ip: Ipv4Addr| {
-            let ns = Netns::new(format!("bhbb-{tag}-{name}"));
+            let ns = Netns::new(format!("ebsp-{tag}-{name}"));
             sh(&[
                 "ip", "-n", &node.name, "link", "add", name, "type", "veth", "peer", "name",
                 "eth0", "netns", &ns.name,
@@ -100,20 +124,32 @@ impl Topo {
         };
         let client = mk("cli", client_ip);
         let server = mk("srv", server_ip);
+        let ctl_client = mk("xcli", CONTROL_IPS.0);
+        let ctl_server = mk("xsrv", CONTROL_IPS.1);
         // One `ip -batch` for all placeholder interfaces: thousands of links in about a second.
         let batch: String = dummies
             .iter()
             .map(|d| format!("link add {d} type ifb\n"))
             .collect();
-        let path = std::env::temp_dir().join(format!("bhbb-{tag}.batch"));
+        let path = std::env::temp_dir().join(format!("ebsp-{tag}.batch"));
         std::fs::write(&path, batch).expect("write batch");
         sh(&["ip", "-n", &node.name, "-batch", &path.to_string_lossy()]);
         let _ = std::fs::remove_file(&path);
         Topo {
             client,
             server,
+            ctl_client,
+            ctl_server,
             node,
             server_ip,
+        }
+    }
+
+    /// Client and server namespaces of `pair`, and the server's address.
+    fn pair(&self, pair: Pair) -> (&Netns, &Netns, Ipv4Addr) {
+        match pair {
+            Pair::Real => (&self.client, &self.server, self.server_ip),
+            Pair::Control => (&self.ctl_client, &self.ctl_server, CONTROL_IPS.1),
         }
     }
 
@@ -124,15 +160,25 @@ impl Topo {
             .run(move || nix::net::if_::if_nametoindex(name.as_str()).expect("ifindex"))
     }
 
-    /// iperf3 client → server for `secs` seconds on `port`, in Gbit/s.
+    /// iperf3 client → server of the real pair for `secs` seconds on `port`, in Gbit/s.
     pub fn iperf(&self, port: u16, secs: u32) -> f64 {
-        let dst = self.server_ip.to_string();
+        self.iperf_on(Pair::Real, port, secs)
+    }
+
+    /// iperf3 client → server of `pair` for `secs` seconds (after one second left out
+    /// for TCP to ramp up) on `port`, client and server pinned to one CPU each, in Gbit/s.
+    pub fn iperf_on(&self, pair: Pair, port: u16, secs: u32) -> f64 {
+        let (client, server_ns, ip) = self.pair(pair);
+        let dst = ip.to_string();
         let p = port.to_string();
         let mut server = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                &self.server.name,
+                &server_ns.name,
+                "taskset",
+                "-c",
+                SERVER_CPU,
                 "iperf3",
                 "-s",
                 "-1",
@@ -150,7 +196,10 @@ impl Topo {
             .args([
                 "netns",
                 "exec",
-                &self.client.name,
+                &client.name,
+                "taskset",
+                "-c",
+                CLIENT_CPU,
                 "iperf3",
                 "-c",
                 &dst,
@@ -158,6 +207,8 @@ impl Topo {
                 &p,
                 "-t",
                 &secs.to_string(),
+                "-O",
+                "1",
                 "-J",
             ])
             .output()
@@ -174,13 +225,15 @@ impl Topo {
     /// Whether the client can open a TCP connection to the server on `port` (a
     /// listener is started for the attempt), within 300 ms.
     pub fn reaches(&self, port: u16) -> bool {
-        let dst = SocketAddrV4::new(self.server_ip, port);
-        let l = self
-            .server
-            .run(|| TcpListener::bind(dst))
-            .expect("listener");
-        let ok = self
-            .client
+        self.reaches_on(Pair::Real, port)
+    }
+
+    /// [`reaches`](Self::reaches) between the workloads of `pair`.
+    pub fn reaches_on(&self, pair: Pair, port: u16) -> bool {
+        let (client, server, ip) = self.pair(pair);
+        let dst = SocketAddrV4::new(ip, port);
+        let l = server.run(|| TcpListener::bind(dst)).expect("listener");
+        let ok = client
             .run(|| TcpStream::connect_timeout(&dst.into(), Duration::from_millis(300)).is_ok());
         drop(l);
         ok

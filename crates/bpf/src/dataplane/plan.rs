@@ -1,88 +1,197 @@
-//! The two steps of an apply before anything is written: resolving and attaching the
-//! endpoints' interfaces, and planning the slot's contents (reusing the entries of
-//! every endpoint that did not change).
+//! Planning an apply: which endpoints of the new program differ from the last one,
+//! and the desired slot contents updated for those alone.
+//!
+//! The last program's endpoints are kept, in workload order, with what their entries
+//! were built from ([`Cached`]). A new program is matched against them in one merge
+//! pass (both are sorted by workload id); an endpoint whose content, endpoint id and
+//! interface are the same keeps its entries, and only the others are rebuilt and
+//! listed in [`Touched`] for the writer. So one workload's update costs a pass of
+//! cheap comparisons plus that workload's entries, not a rebuild of the node's maps.
 
 use super::EbpfDataplane;
 use crate::Error;
-use crate::attach;
-use crate::slot::{Entries, Slot};
-use bulkhead_compile::ebpf::{self as entries, check_capacity};
+use crate::slot::{Entries, Slot, Touched};
+use bulkhead_compile::ebpf::{self as entries, check_capacity, ids::assign_kept};
 use bulkhead_compile::{Endpoint, Program};
-use bulkhead_dataplane::netns;
 use bulkhead_ebpf_common::{EndpointValue, capacity};
 use bulkhead_policy::WorkloadId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// One endpoint of the last planned program, and the entries made for it.
 pub(super) struct Cached {
-    endpoint: Endpoint,
+    pub(super) workload: WorkloadId,
+    /// What the entries were built from.
+    source: Endpoint,
+    pub(super) interface: String,
+    pub(super) ifindex: u32,
     id: u32,
     value: EndpointValue,
     entries: Arc<Entries>,
 }
 
-/// Whether two endpoints give the same map entries (the dense index does not matter).
-fn same_entries(a: &Endpoint, b: &Endpoint) -> bool {
-    a.interface == b.interface && a.mode == b.mode && a.ingress == b.ingress && a.egress == b.egress
+/// What a plan changed beyond the slot contents.
+pub(super) struct Planned {
+    pub(super) touched: Touched,
+    /// Whether the set of interfaces changed (so links may need detaching).
+    pub(super) interfaces_changed: bool,
+}
+
+/// Whether `e` gives the same map entries as `c` was built from (the dense index, the
+/// addresses and the identity of the endpoint itself do not enter its entries).
+fn unchanged(c: &Cached, e: &Endpoint) -> bool {
+    let s = &c.source;
+    s.interface == e.interface && s.mode == e.mode && s.ingress == e.ingress && s.egress == e.egress
+}
+
+/// For each endpoint of `program`, the index of the same workload in `cache`.
+pub(super) fn previous(cache: &[Cached], program: &Program) -> Vec<Option<usize>> {
+    // Both are sorted by workload id: one merge pass, no lookups, no copies.
+    let mut out = Vec::with_capacity(program.endpoints.len());
+    let mut j = 0;
+    let mut last: Option<&WorkloadId> = None;
+    for e in &program.endpoints {
+        if last.is_some_and(|l| *l >= e.workload) {
+            return previous_unsorted(cache, program);
+        }
+        last = Some(&e.workload);
+        while cache.get(j).is_some_and(|c| c.workload < e.workload) {
+            j += 1;
+        }
+        out.push(
+            cache
+                .get(j)
+                .is_some_and(|c| c.workload == e.workload)
+                .then_some(j),
+        );
+    }
+    out
+}
+
+/// [`previous`] for a program not sorted by workload (never from the compiler).
+fn previous_unsorted(cache: &[Cached], program: &Program) -> Vec<Option<usize>> {
+    let by_workload: BTreeMap<&WorkloadId, usize> = cache
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.workload, i))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    program
+        .endpoints
+        .iter()
+        .map(|e| {
+            let j = by_workload.get(&e.workload).copied()?;
+            seen.insert(j).then_some(j)
+        })
+        .collect()
 }
 
 impl EbpfDataplane {
-    /// The slot contents `program` asks for, with endpoints keyed by `ifindexes`.
-    pub(super) fn desired(
+    /// Brings the desired slot contents (`self.want`) in line with `program`, whose
+    /// endpoints sit on `ifindexes` and matched `prev` (see [`previous`]), and says
+    /// which keys changed. On error nothing is trusted any more: the next apply plans
+    /// from scratch and compares whole slots (the kernel is untouched either way).
+    pub(super) fn plan(
         &mut self,
         program: &Program,
-        ifindexes: &BTreeMap<String, u32>,
-    ) -> Result<Slot, Error> {
+        prev: &[Option<usize>],
+        ifindexes: &[u32],
+    ) -> Result<Planned, Error> {
+        let planned = self.plan_changes(program, prev, ifindexes);
+        if planned.is_err() {
+            self.cache.clear();
+            self.want = Slot::default();
+            self.ipcache_src = None;
+            self.synced = false;
+        }
+        planned
+    }
+
+    fn plan_changes(
+        &mut self,
+        program: &Program,
+        prev: &[Option<usize>],
+        ifindexes: &[u32],
+    ) -> Result<Planned, Error> {
+        // Ids survive applies; after a restart they are read back from the active slot.
         let active = &self.slots[(self.generation & 1) as usize];
-        let cache_ids = &self.cache;
-        let ids = entries::ids::assign_in_order(program, |e| {
-            cache_ids.get(&e.workload).map(|c| c.id).or_else(|| {
-                let ifindex = e.interface.as_ref().and_then(|i| ifindexes.get(i))?;
-                active.endpoints.get(ifindex).map(|v| v.id)
+        let kept = prev
+            .iter()
+            .zip(ifindexes)
+            .map(|(p, ifindex)| match p {
+                Some(j) => Some(self.cache[*j].id),
+                None => active.endpoints.get(ifindex).map(|v| v.id),
             })
-        });
-        let mut want = Slot {
-            ipcache: entries::ipcache(program),
-            ..Slot::default()
-        };
-        let mut owner: BTreeMap<u32, &WorkloadId> = BTreeMap::new();
-        let mut cache = BTreeMap::new();
-        for (e, &id) in program.endpoints.iter().zip(&ids) {
-            // The cached workload id moves over: no copy for unchanged endpoints.
-            let (key, reuse) = match self.cache.remove_entry(&e.workload) {
-                Some((key, c)) => (key, Some(c)),
-                None => (e.workload.clone(), None),
-            };
-            let reuse = reuse.filter(|c| c.id == id && same_entries(&c.endpoint, e));
-            let c = match reuse {
-                Some(c) => c,
-                None => {
-                    let m = entries::endpoint_maps(e, id)?;
-                    Cached {
-                        endpoint: e.clone(),
-                        id,
-                        value: m.value,
-                        entries: Arc::new(m.policy),
-                    }
+            .collect();
+        let ids = assign_kept(kept);
+        let mut old: Vec<Option<Cached>> = std::mem::take(&mut self.cache)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut cache = Vec::with_capacity(program.endpoints.len());
+        // Entries that leave the desired contents, and positions in `cache` of rebuilt ones.
+        let (mut stale, mut fresh) = (Vec::new(), Vec::new());
+        let mut interfaces_changed = false;
+        for (i, e) in program.endpoints.iter().enumerate() {
+            let (id, ifindex) = (ids[i], ifindexes[i]);
+            match prev[i].and_then(|j| old[j].take()) {
+                Some(c) if c.id == id && c.ifindex == ifindex && unchanged(&c, e) => {
+                    cache.push(c);
+                    continue;
                 }
-            };
-            let interface = e.interface.as_deref().unwrap_or_default();
-            let ifindex = *ifindexes.get(interface).ok_or_else(|| Error::NoInterface {
-                interface: interface.to_string(),
-                netns: self.netns.clone(),
-            })?;
-            if let Some(first) = owner.insert(ifindex, &e.workload) {
+                Some(c) => {
+                    interfaces_changed |= Some(c.interface.as_str()) != e.interface.as_deref();
+                    stale.push(c);
+                }
+                None => interfaces_changed = true,
+            }
+            let m = entries::endpoint_maps(e, id)?;
+            fresh.push(cache.len());
+            cache.push(Cached {
+                workload: e.workload.clone(),
+                source: e.clone(),
+                interface: m.interface,
+                ifindex,
+                id,
+                value: m.value,
+                entries: Arc::new(m.policy),
+            });
+        }
+        let before = stale.len();
+        stale.extend(old.into_iter().flatten());
+        interfaces_changed |= stale.len() > before;
+
+        let mut touched = Touched::default();
+        // Removals first: an id or interface that one endpoint left may be another's now.
+        for c in &stale {
+            self.want.policy.remove(&c.id);
+            self.want.endpoints.remove(&c.ifindex);
+            touched.ids.insert(c.id);
+            touched.ifindexes.insert(c.ifindex);
+        }
+        for &k in &fresh {
+            let c = &cache[k];
+            if self.want.endpoints.insert(c.ifindex, c.value).is_some() {
+                let first = cache
+                    .iter()
+                    .find(|o| o.ifindex == c.ifindex && o.workload != c.workload)
+                    .map_or_else(String::new, |o| o.workload.to_string());
                 return Err(Error::SharedInterface {
-                    interface: interface.to_string(),
-                    first: first.to_string(),
-                    second: e.workload.to_string(),
+                    interface: c.interface.clone(),
+                    first,
+                    second: c.workload.to_string(),
                 });
             }
-            want.endpoints.insert(ifindex, c.value);
-            want.policy.insert(id, Arc::clone(&c.entries));
-            cache.insert(key, c);
+            self.want.policy.insert(c.id, Arc::clone(&c.entries));
+            touched.ids.insert(c.id);
+            touched.ifindexes.insert(c.ifindex);
         }
-        self.cache = cache;
+        if self.ipcache_src.as_deref() != Some(program.ipcache.as_slice()) {
+            self.want.ipcache = entries::ipcache(program);
+            self.ipcache_src = Some(program.ipcache.clone());
+            touched.ipcache = true;
+        }
+        let want = &self.want;
         check_capacity("ipcache", want.ipcache.len(), capacity::IPCACHE_PER_SLOT)?;
         check_capacity(
             "endpoints",
@@ -90,77 +199,13 @@ impl EbpfDataplane {
             capacity::ENDPOINTS_PER_SLOT,
         )?;
         check_capacity("policy", want.policy_entries(), capacity::POLICY_PER_SLOT)?;
-        Ok(want)
-    }
-
-    /// Inside the node's namespace: resolves every endpoint's interface and makes sure
-    /// the programs run on all of them.
-    pub(super) fn resolve_and_attach(
-        &mut self,
-        program: &Program,
-    ) -> Result<BTreeMap<String, u32>, Error> {
-        let mut wanted = Vec::new();
-        for e in &program.endpoints {
-            let interface = e
-                .interface
-                .clone()
-                .ok_or_else(|| entries::EbpfError::NoInterface {
-                    workload: e.workload.clone(),
-                })?;
-            wanted.push(interface);
+        if !cache.is_sorted_by(|a, b| a.workload < b.workload) {
+            cache.sort_by(|a, b| a.workload.cmp(&b.workload));
         }
-        // No link of the node changed since the last resolve and every interface is
-        // attached already: the known indexes hold, no need to list the node's links.
-        let changed = self.watch.changed() || self.links_dirty;
-        if !changed {
-            let known: Option<BTreeMap<String, u32>> = wanted
-                .iter()
-                .map(|n| self.attached.get(n).map(|i| (n.clone(), *i)))
-                .collect();
-            if let Some(found) = known {
-                return Ok(found);
-            }
-        }
-        self.links_dirty = true;
-        let EbpfDataplane {
-            ebpf,
-            dir,
-            attached,
-            prog_ids,
-            netns,
-            netns_path,
-            ..
-        } = self;
-        let prog_ids = *prog_ids;
-        let run = || -> Result<BTreeMap<String, u32>, Error> {
-            let all = nix::net::if_::if_nameindex()
-                .map_err(|e| Error::io("list interfaces", e.into()))?;
-            let index: BTreeMap<String, u32> = all
-                .iter()
-                .map(|i| (i.name().to_string_lossy().to_string(), i.index()))
-                .collect();
-            let mut found = BTreeMap::new();
-            for name in wanted {
-                let ifindex = *index.get(&name).ok_or_else(|| Error::NoInterface {
-                    interface: name.clone(),
-                    netns: netns.clone(),
-                })?;
-                found.insert(name, ifindex);
-            }
-            let new: BTreeMap<String, u32> = found
-                .iter()
-                .filter(|(n, i)| attached.get(*n) != Some(*i))
-                .map(|(n, i)| (n.clone(), *i))
-                .collect();
-            attach::ensure(ebpf, dir, &new, prog_ids)?;
-            attached.extend(new);
-            Ok(found)
-        };
-        let found = netns::run_in(netns_path, run).map_err(|source| Error::Netns {
-            path: netns_path.display().to_string(),
-            source,
-        })??;
-        self.links_dirty = false;
-        Ok(found)
+        self.cache = cache;
+        Ok(Planned {
+            touched,
+            interfaces_changed,
+        })
     }
 }
