@@ -3,7 +3,8 @@
 //! 1. Only IPv4 packets on interfaces with an endpoint in the active slot are checked.
 //! 2. A packet of a connection this check point admitted before (either way round)
 //!    passes and is counted: replies of allowed connections always pass, and a
-//!    connection's verdict does not change mid-flight.
+//!    connection's verdict does not change mid-flight. This is looked up first, before
+//!    the endpoint: it is what most packets are, and they need nothing else.
 //! 3. Otherwise it opens a connection: the peer's identity (ipcache), then the policy
 //!    entry for that identity, else the wildcard entry, else the endpoint's default,
 //!    exactly `DirectionProgram::lookup`. Monitor and learn never drop.
@@ -42,17 +43,16 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
     let slot = (generation & 1) as u8;
     // SAFETY: reading the context's `ifindex` field, checked by the verifier.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let endpoint = match BH_ENDPOINTS.get_ptr(EndpointKey {
+    let endpoint_key = EndpointKey {
         ifindex,
         slot: u32::from(slot),
-    }) {
-        // SAFETY: the pointer is a live map value (RCU keeps it valid during this
-        // program run); user space writes only the inactive slot's keys.
-        Some(p) => unsafe { *p },
-        None => return Ok(TC_ACT_UNSPEC),
     };
-    let Some(pkt) = parse(ctx)? else {
-        return Ok(TC_ACT_UNSPEC);
+    let pkt = match parse(ctx) {
+        Ok(Some(pkt)) => pkt,
+        Ok(None) => return Ok(TC_ACT_UNSPEC),
+        // Unreadable headers fail closed only where an endpoint is enforced.
+        Err(()) if BH_ENDPOINTS.get_ptr(&endpoint_key).is_some() => return Err(()),
+        Err(()) => return Ok(TC_ACT_UNSPEC),
     };
 
     let key = CtKey::new(
@@ -99,6 +99,16 @@ pub fn try_check(ctx: &TcContext, direction: u8) -> Result<i32, ()> {
             return Ok(TC_ACT_UNSPEC);
         }
     }
+
+    // Packets of admitted connections (most packets) passed above without looking up
+    // the endpoint: a tracked connection on an interface implies it was enforced there,
+    // and without an endpoint the verdict would be the same pass.
+    let endpoint = match BH_ENDPOINTS.get_ptr(&endpoint_key) {
+        // SAFETY: the pointer is a live map value (RCU keeps it valid during this
+        // program run); user space writes only the inactive slot's keys.
+        Some(p) => unsafe { *p },
+        None => return Ok(TC_ACT_UNSPEC),
+    };
 
     // A new connection at this check point: its events carry the precise time.
     // SAFETY: a helper without arguments or preconditions.
