@@ -36,6 +36,7 @@ fn program(node: &Node, swap: bool) -> Program {
     isolate(&mut b.ingress, 3);
     add(&mut b.ingress, Some(a), TCP, (80, 80), Action::Allow, 1);
     add(&mut b.ingress, Some(a), UDP, (80, 80), Action::Allow, 2);
+    p.refresh_fingerprints();
     p
 }
 

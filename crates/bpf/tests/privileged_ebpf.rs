@@ -7,7 +7,7 @@ use bulkhead_compile::Outcome;
 use bulkhead_dataplane::{Dataplane, FlowKind, FlowSource};
 use bulkhead_policy::{Action, Mode};
 use common::Node;
-use common::programs::{TCP, UDP, add, base, endpoint, identity_of, isolate};
+use common::programs::{TCP, UDP, add, base, endpoint, finished, identity_of, isolate};
 use std::time::Duration;
 
 #[test]
@@ -24,7 +24,7 @@ fn privileged_policy_is_enforced_and_replies_pass() {
     isolate(&mut b.ingress, 5);
     add(&mut b.ingress, Some(a), TCP, (80, 80), Action::Allow, 1);
     add(&mut b.ingress, Some(a), UDP, (81, 81), Action::Allow, 2);
-    let report = dp.apply(&p).unwrap();
+    let report = dp.apply(&finished(&p)).unwrap();
     assert_eq!(report.generation, 1);
     assert!(report.elements_written > 0);
 
@@ -51,7 +51,7 @@ fn privileged_unsolicited_reverse_connections_obey_policy() {
     isolate(&mut a.ingress, 4);
     add(&mut a.egress, Some(b), TCP, (80, 80), Action::Allow, 1);
     add(&mut a.egress, Some(b), UDP, (80, 80), Action::Allow, 2);
-    dp.apply(&p).unwrap();
+    dp.apply(&finished(&p)).unwrap();
     assert!(node.tcp("a", "b", 80));
     assert!(node.udp("a", "b", 80));
     assert!(
@@ -70,7 +70,7 @@ fn privileged_monitor_and_learn_pass_and_report() {
     let b = endpoint(&mut p, "b");
     isolate(&mut b.ingress, 7);
     b.mode = Mode::Monitor;
-    let gen_monitor = dp.apply(&p).unwrap().generation;
+    let gen_monitor = dp.apply(&finished(&p)).unwrap().generation;
     assert!(node.tcp("a", "b", 80), "monitor never drops");
     let events = collect(&mut flows);
     let b_ip = node.w("b").ip;
@@ -85,7 +85,7 @@ fn privileged_monitor_and_learn_pass_and_report() {
     );
 
     endpoint(&mut p, "b").mode = Mode::Learn;
-    let gen_learn = dp.apply(&p).unwrap().generation;
+    let gen_learn = dp.apply(&finished(&p)).unwrap().generation;
     assert!(node.tcp("a", "b", 80), "learn never drops");
     let events = collect(&mut flows);
     assert!(events.iter().any(|e| e.kind == FlowKind::New
@@ -95,7 +95,7 @@ fn privileged_monitor_and_learn_pass_and_report() {
         && e.generation == gen_learn));
 
     endpoint(&mut p, "b").mode = Mode::Enforce;
-    let gen_enforce = dp.apply(&p).unwrap().generation;
+    let gen_enforce = dp.apply(&finished(&p)).unwrap().generation;
     assert!(!node.tcp("a", "b", 80));
     let events = collect(&mut flows);
     assert!(events.iter().any(|e| e.kind == FlowKind::Verdict
@@ -124,7 +124,7 @@ fn privileged_reapply_updates_in_place() {
         isolate(&mut b.ingress, 3);
         add(&mut b.ingress, Some(a), TCP, (80, 80), Action::Allow, 1);
     }
-    let first = dp.apply(&p).unwrap();
+    let first = dp.apply(&finished(&p)).unwrap();
     assert!(node.tcp("a", "b", 80));
     assert!(!node.tcp("a", "b", 81));
     // Move the allowed port: only that endpoint's entries change.
@@ -133,13 +133,13 @@ fn privileged_reapply_updates_in_place() {
         b.ingress.peers.clear();
         add(&mut b.ingress, Some(a), TCP, (81, 81), Action::Allow, 1);
     }
-    let second = dp.apply(&p).unwrap();
+    let second = dp.apply(&finished(&p)).unwrap();
     assert_eq!(second.generation, first.generation + 1);
     assert_eq!((second.elements_written, second.elements_removed), (1, 1));
     assert!(!node.tcp("a", "b", 80));
     assert!(node.tcp("a", "b", 81));
     // The same program again writes nothing.
-    let third = dp.apply(&p).unwrap();
+    let third = dp.apply(&finished(&p)).unwrap();
     assert_eq!((third.elements_written, third.elements_removed), (0, 0));
 }
 
@@ -155,7 +155,7 @@ fn privileged_pins_survive_the_process_and_are_taken_over() {
     }
     let first_prog = {
         let mut dp = EbpfDataplane::open(&node.netns).unwrap();
-        dp.apply(&p).unwrap();
+        dp.apply(&finished(&p)).unwrap();
         dp.program_ids()
     };
     // The process's handles are gone; pins keep enforcing.
@@ -170,7 +170,7 @@ fn privileged_pins_survive_the_process_and_are_taken_over() {
     assert_ne!(dp.program_ids(), first_prog);
     // Enforcement continues before the new process applies anything.
     assert!(!node.tcp("a", "b", 81));
-    let r = dp.apply(&p).unwrap();
+    let r = dp.apply(&finished(&p)).unwrap();
     assert_eq!(
         (r.elements_written, r.elements_removed),
         (0, 0),
@@ -196,13 +196,16 @@ fn privileged_remove_cleans_everything() {
     let mut dp = EbpfDataplane::open(&node.netns).unwrap();
     let mut p = base(&node);
     isolate(&mut endpoint(&mut p, "b").ingress, 2);
-    dp.apply(&p).unwrap();
+    dp.apply(&finished(&p)).unwrap();
     assert!(!node.tcp("a", "b", 80));
     let progs = dp.program_ids();
     assert_eq!(common::tcx_links(&progs).len(), 4);
     dp.remove().unwrap();
     dp.remove().unwrap();
-    assert!(dp.apply(&p).is_err(), "a removed dataplane does not apply");
+    assert!(
+        dp.apply(&finished(&p)).is_err(),
+        "a removed dataplane does not apply"
+    );
     drop(dp);
     assert!(!PinDir::for_netns(&node.netns).path().exists());
     assert!(

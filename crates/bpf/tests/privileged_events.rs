@@ -7,7 +7,7 @@ use bulkhead_bpf::{EbpfDataplane, EbpfFlows, Hook, sys};
 use bulkhead_dataplane::{Dataplane, FlowSource};
 use bulkhead_ebpf_common::{EVENT_VERDICT, OUTCOME_DENIED, RawEvent, capacity};
 use common::Node;
-use common::programs::{base, endpoint, isolate};
+use common::programs::{base, endpoint, finished, isolate};
 use std::os::fd::AsFd;
 
 /// An Ethernet + IPv4 + TCP SYN (the program reads no checksum).
@@ -34,7 +34,7 @@ fn privileged_events_that_find_the_ring_full_are_counted() {
     let mut p = base(&node);
     // a's egress is isolated: every SYN a sends is dropped with an event naming rule 9.
     isolate(&mut endpoint(&mut p, "a").egress, 9);
-    let generation = dp.apply(&p).unwrap().generation;
+    let generation = dp.apply(&finished(&p)).unwrap().generation;
     let mut flows = EbpfFlows::open(&node.netns).unwrap();
     while flows.drain_raw(|_| {}) > 0 {}
     let lost_before = flows.lost();

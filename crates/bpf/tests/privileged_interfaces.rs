@@ -6,7 +6,7 @@ mod common;
 
 use bulkhead_bpf::EbpfDataplane;
 use bulkhead_dataplane::Dataplane;
-use common::programs::{base, endpoint, isolate};
+use common::programs::{base, endpoint, finished, isolate};
 use common::{Node, sh};
 
 #[test]
@@ -15,10 +15,10 @@ fn privileged_recreated_interface_is_enforced_again() {
     let mut dp = EbpfDataplane::open(&node.netns).unwrap();
     let mut p = base(&node);
     isolate(&mut endpoint(&mut p, "b").ingress, 2);
-    dp.apply(&p).unwrap();
+    dp.apply(&finished(&p)).unwrap();
     assert!(!node.tcp("a", "b", 80));
     // Unchanged interfaces: the apply is served from the known indexes.
-    dp.apply(&p).unwrap();
+    dp.apply(&finished(&p)).unwrap();
     assert!(!node.tcp("a", "b", 80));
 
     // b's veth goes away and comes back with the same name and address: a new ifindex
@@ -37,7 +37,7 @@ fn privileged_recreated_interface_is_enforced_again() {
     sh(&["ip", "-n", &node.w("a").netns, "neigh", "flush", "all"]);
     assert!(node.tcp("a", "b", 80), "the new veth has no programs yet");
 
-    dp.apply(&p).unwrap();
+    dp.apply(&finished(&p)).unwrap();
     assert!(
         !node.tcp("a", "b", 80),
         "the same program, enforced on the new veth"

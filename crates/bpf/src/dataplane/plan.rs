@@ -3,8 +3,8 @@
 //!
 //! The last program's endpoints are kept, in workload order, with what their entries
 //! were built from ([`Cached`]). A new program is matched against them in one merge
-//! pass (both are sorted by workload id); an endpoint whose content, endpoint id and
-//! interface are the same keeps its entries, and only the others are rebuilt and
+//! pass (both are sorted by workload id); an endpoint whose fingerprint (the compiler's
+//! content hash), endpoint id and interface index are the same keeps its entries, and only the others are rebuilt and
 //! listed in [`Touched`] for the writer. So one workload's update costs a pass of
 //! cheap comparisons plus that workload's entries, not a rebuild of the node's maps.
 
@@ -21,8 +21,8 @@ use std::sync::Arc;
 /// One endpoint of the last planned program, and the entries made for it.
 pub(super) struct Cached {
     pub(super) workload: WorkloadId,
-    /// What the entries were built from.
-    source: Endpoint,
+    /// The compiler's content hash of the endpoint the entries were built from.
+    fingerprint: u64,
     pub(super) interface: String,
     pub(super) ifindex: u32,
     id: u32,
@@ -37,11 +37,28 @@ pub(super) struct Planned {
     pub(super) interfaces_changed: bool,
 }
 
-/// Whether `e` gives the same map entries as `c` was built from (the dense index, the
-/// addresses and the identity of the endpoint itself do not enter its entries).
+/// Whether `e` is what `c` was built from: one `u64` comparison instead of two tables.
+/// The fingerprint covers interface, mode and both tables (and the addresses and
+/// identity, which do not enter the entries: a change there rebuilds entries that then
+/// compare equal key by key, and nothing is written).
 fn unchanged(c: &Cached, e: &Endpoint) -> bool {
-    let s = &c.source;
-    s.interface == e.interface && s.mode == e.mode && s.ingress == e.ingress && s.egress == e.egress
+    c.fingerprint == e.fingerprint
+}
+
+/// A program whose fingerprints do not match its endpoints (built or edited by hand
+/// without [`Program::refresh_fingerprints`]) would have changes skipped: caught in
+/// debug builds, which is where hand-built programs live.
+fn debug_check_fingerprints(program: &Program) {
+    if cfg!(debug_assertions) {
+        for e in &program.endpoints {
+            assert_eq!(
+                e.fingerprint,
+                e.content_fingerprint(),
+                "endpoint {} has a stale fingerprint: call Program::refresh_fingerprints",
+                e.workload
+            );
+        }
+    }
 }
 
 /// For each endpoint of `program`, the index of the same workload in `cache`.
@@ -97,6 +114,7 @@ impl EbpfDataplane {
         prev: &[Option<usize>],
         ifindexes: &[u32],
     ) -> Result<Planned, Error> {
+        debug_check_fingerprints(program);
         let planned = self.plan_changes(program, prev, ifindexes);
         if planned.is_err() {
             self.cache.clear();
@@ -149,7 +167,7 @@ impl EbpfDataplane {
             fresh.push(cache.len());
             cache.push(Cached {
                 workload: e.workload.clone(),
-                source: e.clone(),
+                fingerprint: e.fingerprint,
                 interface: m.interface,
                 ifindex,
                 id,

@@ -91,3 +91,11 @@ pub fn add(
     });
     table.entries.sort();
 }
+
+/// `p` with its fingerprints computed from its content, as the compiler's output has
+/// them: the dataplane tells changed endpoints by fingerprint.
+pub fn finished(p: &Program) -> Program {
+    let mut p = p.clone();
+    p.refresh_fingerprints();
+    p
+}
