@@ -22,6 +22,11 @@
 //!   writes the difference into the inactive slot, flips the generation (the instant
 //!   the new program is in force), waits for an RCU grace period so no packet still
 //!   reads the old slot ([`sys::Grace`]), then writes the same difference there.
+//! - **Cost of an update** (`dataplane/plan.rs`): endpoints are matched with the last
+//!   program's in one merge pass and compared by the compiler's fingerprint; only the
+//!   changed ones get entries built, and only their keys are written (whole slots are
+//!   compared only after a failure or a restart). One workload's update costs that
+//!   workload's entries plus a pass of `u64` comparisons, whatever the node holds.
 //! - **Pins and takeover** ([`pins`], [`attach`]): maps and TCX links live under
 //!   `/sys/fs/bpf/bulkhead/{node netns}/`; a new process reuses the maps and swaps its
 //!   program into the existing links atomically, never detaching. Links are made on
