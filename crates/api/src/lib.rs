@@ -36,7 +36,7 @@
 //! | `GET /agents` | – | `[`[`inventory::AgentInfo`]`]` |
 //! | `PUT /agents/{node}` | [`inventory::AgentReport`] | [`inventory::Revision`] |
 //! | `GET /agents/{node}/desired` | [`inventory::DesiredQuery`] (query) | [`inventory::DesiredState`], or 204 when `wait` ran out |
-//! | `POST /agents/{node}/flows` | [`flow::FlowBatch`] | [`flow::IngestResult`] |
+//! | `POST /agents/{node}/flows` | [`flow::FlowBatch`] (JSON), or its [`wire`] encoding | [`flow::IngestResult`] |
 //!
 //! Outside the prefix, `GET /metrics` serves Prometheus text (any valid token).
 
@@ -51,6 +51,7 @@ pub mod policy;
 pub mod session;
 pub mod time;
 pub mod token;
+pub mod wire;
 
 pub use audit::{AuditEntry, AuditPage, AuditQuery};
 pub use error::{ErrorBody, Health};

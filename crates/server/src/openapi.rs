@@ -171,7 +171,23 @@ pub fn document() -> Value {
                 "responses": {"200": {"description": "the desired state", "content": {"application/json": {"schema": schema("DesiredState")}}},
                               "204": {"description": "no change within `wait`"}}
             }},
-            "/api/v1/agents/{node}/flows": {"post": op("Ship a batch of flow records (up to 64 MiB); stored durably before the answer", &[node], Some("FlowBatch"), "IngestResult", "200")}
+            "/api/v1/agents/{node}/flows": {"post": flows_op(node)}
         }
     })
+}
+
+/// Flow batches take JSON or the binary encoding of `bulkhead_api::wire`.
+fn flows_op(node: Value) -> Value {
+    let mut o = op(
+        "Ship a batch of flow records (up to 64 MiB); stored durably before the answer",
+        &[node],
+        Some("FlowBatch"),
+        "IngestResult",
+        "200",
+    );
+    o["requestBody"]["content"][bulkhead_api::wire::CONTENT_TYPE] = json!({
+        "schema": {"type": "string", "format": "binary",
+                   "description": "the binary encoding of FlowBatch (crates/api/src/wire): what agents send"}
+    });
+    o
 }

@@ -34,10 +34,23 @@ pub struct ServerArgs {
     /// The mode of workloads that have none set.
     #[arg(long, default_value = "enforce", value_parser = parse_mode)]
     default_mode: Mode,
+    /// How long to keep per-minute flow counters and their hourly and daily sums (what
+    /// time windows are answered from), e.g. `30d`; at least `1d`. Default: forever.
+    /// Edges and their whole-history totals are always kept.
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    retention: Option<std::time::Duration>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
+}
+
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<bulkhead_api::TimeBound>() {
+        Ok(bulkhead_api::TimeBound::Ago(d)) if d >= std::time::Duration::from_secs(86_400) => Ok(d),
+        Ok(bulkhead_api::TimeBound::Ago(_)) => Err(format!("`{s}` is less than 1d")),
+        _ => Err(format!("`{s}` is not a duration such as `30d` or `12w`")),
+    }
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -58,6 +71,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         },
         options: CoreOptions {
             default_mode: args.default_mode,
+            retention: args.retention,
             ..CoreOptions::default()
         },
     };

@@ -2,6 +2,7 @@
 //! HTTP ingest over loopback, and the resident set of a fresh process.
 
 use super::{BATCH, EDGES, Res, TOKEN, WORKLOADS};
+use bulkhead_api::wire;
 use bulkhead_api::{
     AgentReport, AgentStatus, FlowBatch, FlowRecord, GraphQuery, IpProtocol, Timestamp, Verdict,
 };
@@ -194,33 +195,48 @@ pub fn rss_child(db: &Path) -> Res<()> {
     Ok(())
 }
 
-pub async fn http_ingest(dir: &Path, all: &[Vec<FlowRecord>]) -> Res<Duration> {
-    let mut config = Config::new("127.0.0.1:0", dir.join("http.db"));
+/// How the HTTP client encodes a batch.
+#[derive(Clone, Copy)]
+pub enum Body {
+    Json,
+    Wire,
+}
+
+/// Ingests `all` over loopback HTTP with one sequential client, as an agent does: each
+/// batch is encoded inside the timed loop (the agent's work is part of the path).
+pub async fn http_ingest(dir: &Path, all: &[Vec<FlowRecord>], body: Body) -> Res<Duration> {
+    let name = match body {
+        Body::Json => "json",
+        Body::Wire => "wire",
+    };
+    let mut config = Config::new("127.0.0.1:0", dir.join(format!("http-{name}.db")));
     config.token_file = Some(dir.join("http.token"));
     std::fs::write(dir.join("http.token"), TOKEN)?;
     let server = Server::bind(&config).await?;
     let addr = server.local_addr()?;
     let task = tokio::spawn(server.run(std::future::pending()));
-    // Bodies are serialized up front: the client's JSON work is not the server's.
-    let bodies: Vec<Vec<u8>> = all
+    // Batches as the agent holds them (owned records); building them is not measured.
+    let batches: Vec<FlowBatch> = all
         .iter()
-        .map(|b| {
-            serde_json::to_vec(&FlowBatch {
-                records: b.clone(),
-                ..FlowBatch::default()
-            })
+        .map(|b| FlowBatch {
+            records: b.clone(),
+            ..FlowBatch::default()
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     let t = Instant::now();
-    for body in &bodies {
+    for batch in &batches {
+        let (kind, bytes) = match body {
+            Body::Json => ("application/json", serde_json::to_vec(batch)?),
+            Body::Wire => (wire::CONTENT_TYPE, wire::encode(batch)),
+        };
         let mut s = tokio::net::TcpStream::connect(addr).await?;
         let head = format!(
             "POST /api/v1/agents/n1/flows HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {TOKEN}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
+             Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            bytes.len()
         );
         s.write_all(head.as_bytes()).await?;
-        s.write_all(body).await?;
+        s.write_all(&bytes).await?;
         let mut answer = Vec::new();
         s.read_to_end(&mut answer).await?;
         if !answer.starts_with(b"HTTP/1.1 200") {

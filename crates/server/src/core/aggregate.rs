@@ -6,6 +6,7 @@ use crate::error::ServerError;
 use crate::graph::Names;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{Counters, FlowWrite};
+use bulkhead_api::wire::RecordView;
 use bulkhead_api::{FlowRecord, IpProtocol, Timestamp, Verdict};
 use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
@@ -32,6 +33,26 @@ impl<'a> From<&'a FlowRecord> for Rec<'a> {
             port: r.port,
             verdict: r.verdict,
             rule: r.rule.as_deref(),
+            counters: Counters {
+                packets: r.packets,
+                bytes: r.bytes,
+                connections: r.connections,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+            },
+        }
+    }
+}
+
+impl<'a> Rec<'a> {
+    pub fn from_view(b: &bulkhead_api::wire::BatchView<'a>, r: &RecordView) -> Self {
+        Rec {
+            source: b.str(r.source),
+            destination: b.str(r.destination),
+            protocol: r.protocol,
+            port: r.port,
+            verdict: r.verdict,
+            rule: r.rule.map(|i| b.str(i)),
             counters: Counters {
                 packets: r.packets,
                 bytes: r.bytes,
@@ -217,6 +238,13 @@ pub(super) fn aggregate<'a>(
             )));
         }
         let c = r.counters;
+        // Minutes, hours and days are numbered from the epoch; nothing is seen before it
+        // (JSON cannot say so, the binary body could).
+        if c.first_seen.millis() < 0 {
+            return Err(ServerError::invalid(format!(
+                "records[{i}].first_seen: is before 1970"
+            )));
+        }
         if c.last_seen < c.first_seen {
             return Err(ServerError::invalid(format!(
                 "records[{i}].last_seen: is before first_seen"

@@ -11,6 +11,7 @@
 use super::Core;
 use super::aggregate::{BatchJson, BatchMeta, Key, Namer, Rec, Sums, aggregate, record};
 use super::inventory::{check_node, empty_agent};
+use super::retention;
 use crate::error::ServerError;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{self, Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge};
@@ -47,6 +48,26 @@ impl Core {
         let batch: BatchJson<'_> = crate::json::parse_json(body)?;
         let records: Vec<Rec<'_>> = batch.records.iter().map(Rec::from).collect();
         self.ingest_records(node, batch.meta(), &records)
+    }
+
+    /// A batch in the binary encoding (bulkhead_api::wire), its strings borrowed from
+    /// the body: a malformed body is a 422 naming the byte and the field.
+    pub(super) fn ingest_wire(&self, node: &str, body: &[u8]) -> Result<IngestResult, ServerError> {
+        check_node(node)?;
+        let view =
+            bulkhead_api::wire::decode(body).map_err(|e| ServerError::invalid(e.to_string()))?;
+        let records: Vec<Rec<'_>> = view
+            .records
+            .iter()
+            .map(|r| Rec::from_view(&view, r))
+            .collect();
+        let meta = BatchMeta {
+            instance: view.instance.map(str::to_string),
+            sequence: view.sequence,
+            dropped_records: view.dropped_records,
+            lost_events: view.lost_events,
+        };
+        self.ingest_records(node, meta, &records)
     }
 
     pub(super) fn ingest_records(
@@ -107,10 +128,12 @@ impl Core {
             // Traffic in minutes already folded into the edge rows (a late batch) goes to
             // the row at once; the rest only to the buckets, folded later.
             let mut late = Counters::EMPTY;
+            let mut late_minutes = Vec::new();
             for (m, c) in s.minutes.iter() {
                 newest = newest.max(*m);
                 if *m <= folded {
                     late.add(c);
+                    late_minutes.push((*m, *c));
                 }
             }
             let hit = state.graph.find(src, dst, k.protocol, k.port, k.verdict);
@@ -155,6 +178,9 @@ impl Core {
                 Planned::Existing(e, d) => (d.id, Some(*e)),
                 Planned::New(row) => (row.data.id, None),
             };
+            write
+                .late
+                .extend(late_minutes.into_iter().map(|(m, c)| (id, m, c)));
             for (m, c) in s.minutes.iter() {
                 // A minute memory holds whole: its new value, overwritten in place.
                 if state.recent.holds(*m) {
@@ -175,15 +201,25 @@ impl Core {
         let fold_to = newest.min(now).saturating_sub(OPEN_MINUTES);
         let fold = (newest > i64::MIN && fold_to > folded).then_some(fold_to);
 
+        // Retention moves with the folded minutes (and the clock).
+        let prune = fold.and_then(|to| {
+            retention::cutoff(self.options.retention, Timestamp::now(), to, state.pruned)
+        });
         state.store.relaxed(|tx| {
             store::write_flows(tx, &mut write)?;
             if let Some(to) = fold {
                 store::fold(tx, folded, to)?;
             }
+            if let Some(to) = prune {
+                store::prune(tx, to)?;
+            }
             store::save_agent(tx, &agent)
         })?;
         if let Some(to) = fold {
             state.folded = to;
+        }
+        if let Some(to) = prune {
+            retention::pruned(&mut state, to);
         }
 
         // Committed: now the caches.

@@ -16,6 +16,7 @@ mod inventory;
 mod learn;
 mod policies;
 mod replay;
+mod retention;
 mod selecting;
 mod split;
 mod state;
@@ -70,6 +71,8 @@ pub enum Command {
     IngestFlows(String, FlowBatch),
     /// The same, as the request's JSON body (parsed in place: no copy of its strings).
     IngestJson(String, Vec<u8>),
+    /// The same in the binary encoding of [`bulkhead_api::wire`] (what agents send).
+    IngestWire(String, Vec<u8>),
 }
 
 /// What a command needs of its caller's role.
@@ -96,7 +99,9 @@ impl Command {
             | Baseline(_) | Violations(_) => Access::Read,
             SetMode(..) | ApplyPolicies(_) | DeletePolicies(_) => Access::Write,
             ListTokens | CreateToken(_) | DeleteToken(_) => Access::Admin,
-            AgentReport(..) | Desired(_) | IngestFlows(..) | IngestJson(..) => Access::Agent,
+            AgentReport(..) | Desired(_) | IngestFlows(..) | IngestJson(..) | IngestWire(..) => {
+                Access::Agent
+            }
         }
     }
 }
@@ -136,6 +141,10 @@ pub struct CoreOptions {
     /// How many (edge, minute) buckets to keep in memory for time-window graphs (about
     /// 100 bytes each); windows reaching further back are read from the store.
     pub recent_buckets: usize,
+    /// How long per-minute flow buckets and their hour and day rollups are kept (at least
+    /// a day; pruned in whole UTC days); None keeps them forever. Edges and their
+    /// whole-history totals are kept either way.
+    pub retention: Option<std::time::Duration>,
 }
 
 impl Default for CoreOptions {
@@ -143,6 +152,7 @@ impl Default for CoreOptions {
         CoreOptions {
             default_mode: Mode::default(),
             recent_buckets: crate::graph::recent::DEFAULT_CAP,
+            retention: None,
         }
     }
 }
@@ -161,7 +171,15 @@ impl Core {
     /// Loads the caches from `store`. `admin_token` is the token file's text: it always
     /// authenticates as `admin`, and is never stored.
     pub fn new(store: Store, admin_token: &str, options: CoreOptions) -> Result<Core, ServerError> {
-        let state = State::load(store, options.recent_buckets)?;
+        if let Some(r) = options.retention.filter(|r| *r < retention::MIN) {
+            return Err(ServerError::BadRequest(format!(
+                "--retention {}: must be at least 1d (flows are pruned in whole days)",
+                as_seconds(r)
+            )));
+        }
+        let mut state = State::load(store, options.recent_buckets)?;
+        // A server that was down for a while prunes at start, not at its first batch.
+        retention::prune_now(&mut state, options.retention)?;
         let revision = crate::store::revision(state.store.conn())?;
         let metrics = Metrics::default();
         metrics.set_graph(state.graph.node_count(), state.graph.edge_count());
@@ -228,6 +246,9 @@ impl Core {
             Command::IngestJson(node, body) => {
                 self.ingest_json(&node, &body).map(Outcome::Ingested)
             }
+            Command::IngestWire(node, body) => {
+                self.ingest_wire(&node, &body).map(Outcome::Ingested)
+            }
         }
     }
 
@@ -284,6 +305,10 @@ impl Core {
         self.revision.send_replace(revision);
         self.metrics.set_revision(revision);
     }
+}
+
+fn as_seconds(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs())
 }
 
 fn authorize(caller: Option<&Caller>, access: Access) -> Result<(), ServerError> {

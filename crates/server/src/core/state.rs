@@ -24,6 +24,8 @@ pub struct State {
     pub recent: Recent,
     /// The last minute folded into the edge rows (store::fold).
     pub folded: i64,
+    /// Buckets and rollups before this minute are pruned (retention); i64::MIN: none yet.
+    pub pruned: i64,
     pub workloads: BTreeMap<WorkloadId, Known>,
     pub agents: BTreeMap<String, AgentRow>,
     pub modes: BTreeMap<WorkloadId, Mode>,
@@ -71,6 +73,7 @@ impl State {
             graph,
             recent,
             folded,
+            pruned: i64::MIN,
             workloads,
             agents,
             modes,

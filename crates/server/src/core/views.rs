@@ -3,12 +3,14 @@
 use super::Core;
 use super::state::State;
 use crate::error::ServerError;
-use crate::store::{self, EdgeFilter, EdgeRow};
+use crate::graph::recent::MINUTE_MS;
+use crate::store::{self, Counters, EdgeFilter, EdgeRow};
 use bulkhead_api::{
     AuditPage, AuditQuery, FlowPage, FlowQuery, Graph, GraphEdge, GraphGroup, GraphNode,
     GraphQuery, NodeKind, Timestamp,
 };
 use bulkhead_policy::WorkloadId;
+use petgraph::stable_graph::EdgeIndex;
 use std::collections::{BTreeMap, HashSet};
 
 const DEFAULT_FLOW_PAGE: u32 = 1000;
@@ -55,31 +57,12 @@ impl Core {
                     .as_deref()
                     .is_none_or(|ns| in_ns(&e.source, ns) || in_ns(&e.destination, ns))
         };
-        let since = q.since.map(|s| s.resolve(Timestamp::now()));
-        let edges = match since {
-            // The recent minutes are in memory: sum them there (docs/bench/server.md).
-            Some(since) if state.recent.covers(since.millis()) => {
-                let sums = state
-                    .recent
-                    .window(since.millis(), i64::MAX, state.graph.edge_bound());
-                state.graph.edges_with(
-                    q.workload.as_deref(),
-                    |e, _| sums.get(e.index()).copied().flatten(),
-                    keep,
-                )
-            }
+        let edges = match q.since.map(|s| s.resolve(Timestamp::now())) {
             Some(since) => {
-                let filter = EdgeFilter {
-                    workload: q.workload.as_deref(),
-                    namespace: q.namespace.as_deref(),
-                    verdict: q.verdict,
-                    since: Some(since),
-                    ..EdgeFilter::default()
-                };
-                store::query_window(state.store.conn(), &filter)?
-                    .into_iter()
-                    .map(edge)
-                    .collect()
+                let sums = window(&state, since.millis(), i64::MAX)?;
+                state
+                    .graph
+                    .edges_with(q.workload.as_deref(), |i, e| sums.get(i, e.id), keep)
             }
             None => state.graph.edges(q.workload.as_deref(), keep),
         };
@@ -219,21 +202,54 @@ pub(super) fn page_size(
     }
 }
 
-/// The edges passing `f`: from memory when it can answer (whole totals from the graph,
-/// a window from the recent buckets), otherwise a window read from the store.
+/// The edges passing `f`: whole totals from the graph, a window from the recent buckets
+/// in memory and, for its minutes older than memory holds, from the store.
 pub(super) fn edge_rows(state: &State, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow>, ServerError> {
     if f.since.is_none() && f.until.is_none() {
-        return Ok(state.graph.rows(f, |_, c| Some(*c)));
+        return Ok(state.graph.rows(f, |_, e| Some(e.counters)));
     }
     let since = f.since.map_or(0, Timestamp::millis);
-    if !state.recent.covers(since) {
-        return store::query_window(state.store.conn(), f);
-    }
     let until = f.until.map_or(i64::MAX, Timestamp::millis);
-    let sums = state.recent.window(since, until, state.graph.edge_bound());
-    Ok(state
-        .graph
-        .rows(f, |e, _| sums.get(e.index()).copied().flatten()))
+    let sums = window(state, since, until)?;
+    Ok(state.graph.rows(f, |i, e| sums.get(i, e.id)))
+}
+
+/// Each edge's counters over a window: memory's part by edge index, the store's (the
+/// minutes before memory's horizon) by edge id.
+struct Window {
+    memory: Vec<Option<Counters>>,
+    stored: Vec<Option<Counters>>,
+}
+
+impl Window {
+    fn get(&self, idx: EdgeIndex, id: u64) -> Option<Counters> {
+        let m = self.memory.get(idx.index()).copied().flatten();
+        let s = usize::try_from(id)
+            .ok()
+            .and_then(|i| self.stored.get(i).copied().flatten());
+        match (m, s) {
+            (Some(mut a), Some(b)) => {
+                a.add(&b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+fn window(state: &State, since: i64, until: i64) -> Result<Window, ServerError> {
+    let memory = state.recent.window(since, until, state.graph.edge_bound());
+    let stored = match state.recent.horizon() {
+        Some(from) if since.div_euclid(MINUTE_MS) < from => store::stored_window(
+            state.store.conn(),
+            (since, until),
+            from - 1,
+            state.folded,
+            state.graph.next_id() as usize,
+        )?,
+        _ => Vec::new(),
+    };
+    Ok(Window { memory, stored })
 }
 
 pub(super) fn edge(r: EdgeRow) -> GraphEdge {

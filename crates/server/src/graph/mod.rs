@@ -128,19 +128,19 @@ impl FlowGraph {
     where
         F: Fn(&GraphEdge) -> bool,
     {
-        self.edges_with(around, |_, c| Some(*c), keep)
+        self.edges_with(around, |_, e| Some(e.counters), keep)
     }
 
     /// Like [`FlowGraph::edges`], with each edge's counters chosen by `counters` (from
-    /// its index and totals; None leaves the edge out).
+    /// its index and data; None leaves the edge out).
     pub fn edges_with<C, F>(&self, around: Option<&str>, counters: C, keep: F) -> Vec<GraphEdge>
     where
-        C: Fn(EdgeIndex, &Counters) -> Option<Counters>,
+        C: Fn(EdgeIndex, &EdgeData) -> Option<Counters>,
         F: Fn(&GraphEdge) -> bool,
     {
         let mut out = Vec::new();
         self.each(around, &mut |idx, src, dst, e| {
-            let Some(c) = counters(idx, &e.counters) else {
+            let Some(c) = counters(idx, e) else {
                 return;
             };
             let edge = self.view(src, dst, e, &c);
@@ -157,7 +157,7 @@ impl FlowGraph {
     /// Filters are checked before anything is allocated.
     pub fn rows<C>(&self, f: &EdgeFilter<'_>, counters: C) -> Vec<EdgeRow>
     where
-        C: Fn(EdgeIndex, &Counters) -> Option<Counters>,
+        C: Fn(EdgeIndex, &EdgeData) -> Option<Counters>,
     {
         let in_ns = |n: &str, ns: &str| n.split_once('/').is_some_and(|(x, _)| x == ns);
         let mut hits: Vec<(u64, EdgeIndex, Counters)> = Vec::new();
@@ -177,7 +177,7 @@ impl FlowGraph {
                     return;
                 }
             }
-            if let Some(c) = counters(idx, &e.counters) {
+            if let Some(c) = counters(idx, e) {
                 hits.push((e.id, idx, c));
             }
         };

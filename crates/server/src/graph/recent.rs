@@ -84,9 +84,20 @@ impl Recent {
         self.minutes.get(&minute)?.get(&(edge.index() as u32))
     }
 
-    /// Whether a window starting at `since_ms` can be answered from memory.
-    pub fn covers(&self, since_ms: i64) -> bool {
-        since_ms.div_euclid(MINUTE_MS) >= self.from
+    /// The first minute memory holds whole, when it does not hold every minute there
+    /// is: windows reaching before it read the earlier minutes from the store.
+    pub fn horizon(&self) -> Option<i64> {
+        (self.from > i64::MIN).then_some(self.from)
+    }
+
+    /// Forgets the minutes before `minute` (retention: the store deletes them too).
+    pub fn forget_before(&mut self, minute: i64) {
+        while let Some(entry) = self.minutes.first_entry() {
+            if *entry.key() >= minute {
+                break;
+            }
+            self.entries -= entry.remove().len();
+        }
     }
 
     /// Each edge's counters summed over the buckets of the window (as the store's query:
@@ -155,11 +166,11 @@ mod tests {
         let w = r.window(60_000, i64::MAX, 2);
         assert_eq!(w[1].map(|c| c.packets), Some(2));
         assert_eq!(w[0].map(|c| c.packets), Some(1));
-        assert!(r.covers(0));
+        assert_eq!(r.horizon(), None);
         r.add(EdgeIndex::new(0), 3, &c(180_000, 181_000));
         r.trim();
         assert_eq!(r.entries(), 3);
-        assert!(!r.covers(0) && r.covers(60_000));
+        assert_eq!(r.horizon(), Some(1));
         // A minute older than memory holds is the store's business.
         r.add(e, 0, &c(0, 1000));
         assert_eq!(r.entries(), 3);

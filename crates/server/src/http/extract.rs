@@ -50,18 +50,26 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for JsonBody<T> {
     }
 }
 
-async fn json_bytes(req: Request, state: &Arc<Core>) -> Result<Bytes, ServerError> {
-    let json = req
-        .headers()
+/// The media type of the body, without parameters (`charset=...`).
+fn media_type(req: &Request) -> Option<&str> {
+    req.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        .map(str::trim)
+}
+
+async fn json_bytes(req: Request, state: &Arc<Core>) -> Result<Bytes, ServerError> {
+    let json = media_type(&req).is_some_and(|v| v.eq_ignore_ascii_case("application/json"));
     if !json {
         return Err(ServerError::UnsupportedMediaType(
             "expected a body with `Content-Type: application/json`".into(),
         ));
     }
+    body_bytes(req, state).await
+}
+
+async fn body_bytes(req: Request, state: &Arc<Core>) -> Result<Bytes, ServerError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status().as_u16() == 413 {
             ServerError::TooLarge(e.body_text())
@@ -71,15 +79,28 @@ async fn json_bytes(req: Request, state: &Arc<Core>) -> Result<Bytes, ServerErro
     })
 }
 
-/// A JSON body left unparsed (the core parses it borrowing from the bytes): the same
-/// 415 and 413 answers as [`JsonBody`].
-pub struct JsonBytes(pub Bytes);
+/// A flow batch body, left unparsed: JSON, or the binary encoding of
+/// [`bulkhead_api::wire`] (what agents send), chosen by `Content-Type`.
+pub enum FlowBody {
+    Json(Bytes),
+    Wire(Bytes),
+}
 
-impl FromRequest<Arc<Core>> for JsonBytes {
+impl FromRequest<Arc<Core>> for FlowBody {
     type Rejection = ServerError;
 
     async fn from_request(req: Request, state: &Arc<Core>) -> Result<Self, Self::Rejection> {
-        json_bytes(req, state).await.map(JsonBytes)
+        let kind = media_type(&req).map(str::to_ascii_lowercase);
+        match kind.as_deref() {
+            Some("application/json") => body_bytes(req, state).await.map(FlowBody::Json),
+            Some(bulkhead_api::wire::CONTENT_TYPE) => {
+                body_bytes(req, state).await.map(FlowBody::Wire)
+            }
+            _ => Err(ServerError::UnsupportedMediaType(format!(
+                "expected a body with `Content-Type: application/json` or `{}`",
+                bulkhead_api::wire::CONTENT_TYPE
+            ))),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! One function per route: parse the request into a [`Command`], run it, render it.
 
-use super::extract::{Auth, JsonBody, JsonBytes, Params, PathParams};
+use super::extract::{Auth, FlowBody, JsonBody, Params, PathParams};
 use super::run;
 use crate::core::{Access, Command, Core, Outcome};
 use crate::error::ServerError;
@@ -186,9 +186,13 @@ pub async fn ingest(
     State(core): S,
     auth: Auth,
     PathParams(node): PathParams<String>,
-    JsonBytes(body): JsonBytes,
+    body: FlowBody,
 ) -> Answer {
-    run(&core, auth, Command::IngestJson(node, Vec::from(body))).await
+    let cmd = match body {
+        FlowBody::Json(b) => Command::IngestJson(node, Vec::from(b)),
+        FlowBody::Wire(b) => Command::IngestWire(node, Vec::from(b)),
+    };
+    run(&core, auth, cmd).await
 }
 
 /// Long poll: answers at once when the revision is past `after`, otherwise as soon as it

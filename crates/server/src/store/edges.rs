@@ -91,8 +91,9 @@ pub fn load_edges(conn: &Connection) -> Result<Vec<StoredEdge>, ServerError> {
     Ok(edges)
 }
 
-/// Adds the buckets of minutes `(from, to]` to their edges' totals and records `to` as
-/// folded: one statement inside SQLite, no row crosses into Rust.
+/// Adds the buckets of minutes `(from, to]` to their edges' totals and to the hour and
+/// day rollups, and records `to` as folded: statements inside SQLite, no row crosses
+/// into Rust.
 pub fn fold(conn: &Connection, from: i64, to: i64) -> Result<(), ServerError> {
     conn.prepare_cached(
         "UPDATE edges SET packets = packets + s.p, bytes = bytes + s.b,
@@ -105,6 +106,7 @@ pub fn fold(conn: &Connection, from: i64, to: i64) -> Result<(), ServerError> {
          WHERE edges.id = s.edge",
     )?
     .execute([from, to])?;
+    super::rollup::roll_up(conn, from, to)?;
     conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'folded'")?
         .execute([to])?;
     Ok(())

@@ -100,6 +100,9 @@ pub struct FlowWrite {
     /// (edge id, unix minute, the bucket's new counters): for minutes whose buckets the
     /// caller knows whole, a plain overwrite is cheaper than an add.
     pub bucket_sets: Vec<(u64, i64, Counters)>,
+    /// (edge id, unix minute, counters) of minutes already folded (a late batch): added
+    /// to the hour and day rollups too.
+    pub late: Vec<(u64, i64, Counters)>,
 }
 
 /// Rows per INSERT: each statement execution has a fixed cost in SQLite's VM, so
@@ -255,6 +258,7 @@ pub fn write_flows(conn: &Connection, w: &mut FlowWrite) -> Result<(), ServerErr
            (edge, bucket, packets, bytes, connections, first_seen, last_seen) VALUES {}",
         bucket,
     )?;
+    super::rollup::add_late(conn, &w.late)?;
     chunked(
         conn,
         &w.buckets,

@@ -13,6 +13,7 @@ mod edges;
 mod flows;
 mod inventory;
 mod policies;
+mod rollup;
 mod schema;
 mod tokens;
 mod window;
@@ -27,8 +28,9 @@ pub use inventory::{
     set_mode, upsert_workload,
 };
 pub use policies::{StoredPolicy, delete_policy, last_version, load_policies, save_policy};
+pub use rollup::prune;
 pub use tokens::{StoredToken, delete_token, insert_token, load_tokens};
-pub use window::{EdgeFilter, EdgeRow, query_window};
+pub use window::{EdgeFilter, EdgeRow, stored_window};
 
 use crate::error::ServerError;
 use rusqlite::{Connection, Transaction};

@@ -135,6 +135,29 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE edge_buckets_v1;
     DROP TABLE edges_v1;
     "#,
+    // 3: per-hour and per-day sums of the folded minutes (hour = minute / 60, day =
+    // minute / 1440), for windows older than the memory holds (store/rollup.rs).
+    r#"
+    CREATE TABLE edge_hours (
+        edge INTEGER NOT NULL, hour INTEGER NOT NULL,
+        packets INTEGER NOT NULL, bytes INTEGER NOT NULL, connections INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        PRIMARY KEY (hour, edge)) WITHOUT ROWID;
+    CREATE TABLE edge_days (
+        edge INTEGER NOT NULL, day INTEGER NOT NULL,
+        packets INTEGER NOT NULL, bytes INTEGER NOT NULL, connections INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        PRIMARY KEY (day, edge)) WITHOUT ROWID;
+    INSERT INTO edge_hours (edge, hour, packets, bytes, connections, first_seen, last_seen)
+      SELECT edge, bucket / 60, SUM(packets), SUM(bytes), SUM(connections),
+             MIN(first_seen), MAX(last_seen)
+      FROM edge_buckets WHERE bucket <= (SELECT value FROM meta WHERE key = 'folded')
+      GROUP BY bucket / 60, edge;
+    INSERT INTO edge_days (edge, day, packets, bytes, connections, first_seen, last_seen)
+      SELECT edge, hour / 24, SUM(packets), SUM(bytes), SUM(connections),
+             MIN(first_seen), MAX(last_seen)
+      FROM edge_hours GROUP BY hour / 24, edge;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), ServerError> {

@@ -1,10 +1,11 @@
-//! Time windows and pages of edges read from the store, with their names.
+//! Time windows read from the store: each edge's counters over the window.
 
-use super::edges::{counters_at, verdict_at};
-use super::flows::{Counters, verdict_code};
+use super::flows::Counters;
+use super::rollup;
 use crate::error::ServerError;
+use crate::graph::recent::MINUTE_MS;
 use bulkhead_api::{IpProtocol, Timestamp, Verdict};
-use rusqlite::{Connection, Row, params};
+use rusqlite::Connection;
 
 /// An edge with its counters and names, as a query answers it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,20 +20,6 @@ pub struct EdgeRow {
     /// The node that reported it last.
     pub node: Option<String>,
     pub counters: Counters,
-}
-
-fn edge_row(r: &Row<'_>) -> rusqlite::Result<EdgeRow> {
-    Ok(EdgeRow {
-        id: r.get::<_, i64>(0)? as u64,
-        source: r.get(1)?,
-        destination: r.get(2)?,
-        protocol: IpProtocol(r.get(3)?),
-        port: r.get(4)?,
-        verdict: verdict_at(r, 5)?,
-        rule: r.get(6)?,
-        node: r.get(7)?,
-        counters: counters_at(r, 8)?,
-    })
 }
 
 /// Which edges to read, and over which time.
@@ -52,48 +39,51 @@ pub struct EdgeFilter<'a> {
     pub violations: bool,
 }
 
-const NAMES: &str = "JOIN names s ON s.id = e.src JOIN names d ON d.id = e.dst
-    LEFT JOIN names r ON r.id = e.rule LEFT JOIN names n ON n.id = e.node";
-
-const FILTERS: &str = "(?1 IS NULL OR s.name = ?1 OR d.name = ?1)
-    AND (?2 IS NULL OR s.ns = ?2 OR d.ns = ?2)
-    AND (?3 IS NULL OR e.verdict = ?3) AND e.id > ?4";
-
-/// Edges passing `f` with their counters over its window, in id order.
-pub fn query_window(conn: &Connection, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow>, ServerError> {
-    let limit = f.limit.map_or(-1, i64::from);
-    let verdict = f.verdict.map(|v| verdict_code(v) as i64);
-    let after = super::to_i64(f.after);
-    // A constant clause, not a parameter: each of the two statement shapes stays cached.
-    let violations = if f.violations {
-        "AND e.verdict <> 0"
-    } else {
-        ""
-    };
-    let since = f.since.map_or(0, Timestamp::millis);
-    let until = f.until.map_or(i64::MAX, Timestamp::millis);
-    let sql = format!(
-        "SELECT e.id, s.name, d.name, e.protocol, e.port, e.verdict, r.name, n.name,
-                SUM(b.packets), SUM(b.bytes), SUM(b.connections), MIN(b.first_seen), MAX(b.last_seen)
-         FROM edge_buckets b JOIN edges e ON e.id = b.edge {NAMES}
-         WHERE b.bucket BETWEEN ?6 AND ?7 AND b.last_seen >= ?8 AND b.first_seen <= ?9
-           AND {FILTERS} {violations}
-         GROUP BY e.id ORDER BY e.id LIMIT ?5"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            f.workload,
-            f.namespace,
-            verdict,
-            after,
-            limit,
-            since / 60_000,
-            until / 60_000,
-            since,
-            until
-        ],
-        edge_row,
+/// Each edge's counters over the window `[since, until]` (ms), by edge id (`bound` ids),
+/// from the minutes at or before `last` (the caller has the later ones in memory), as
+/// the buckets would give them: a bucket counts if its minute is in the window and its
+/// traffic overlaps it. Only the window's first and last minutes need that overlap test;
+/// the minutes between are summed from the coarsest rollups that cover them exactly.
+pub fn stored_window(
+    conn: &Connection,
+    (since, until): (i64, i64),
+    last: i64,
+    folded: i64,
+    bound: usize,
+) -> Result<Vec<Option<Counters>>, ServerError> {
+    let mut sums = vec![None; bound];
+    let (m0, m1) = (since.div_euclid(MINUTE_MS), until.div_euclid(MINUTE_MS));
+    let hi = m1.min(last);
+    if m0 > hi {
+        return Ok(sums);
+    }
+    edge_minute(conn, m0, (since, until), &mut sums)?;
+    if m1 != m0 && m1 <= last {
+        edge_minute(conn, m1, (since, until), &mut sums)?;
+    }
+    let (a, b) = (m0 + 1, hi.min(m1 - 1));
+    rollup::sum_rolled(conn, a, b.min(folded), &mut sums)?;
+    rollup::sum_range(
+        conn,
+        "edge_buckets",
+        "bucket",
+        a.max(folded + 1),
+        b,
+        &mut sums,
     )?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    Ok(sums)
+}
+
+/// The buckets of one minute at an end of the window whose traffic overlaps it.
+fn edge_minute(
+    conn: &Connection,
+    minute: i64,
+    (since, until): (i64, i64),
+    sums: &mut [Option<Counters>],
+) -> Result<(), ServerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT edge, packets, bytes, connections, first_seen, last_seen FROM edge_buckets
+         WHERE bucket = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
+    )?;
+    rollup::add_rows(stmt.query([minute, since, until])?, sums)
 }

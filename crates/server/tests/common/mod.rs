@@ -51,6 +51,18 @@ pub async fn raw(
     body: Option<&str>,
     content_type: &str,
 ) -> Answer {
+    let body = body.map(|b| b.as_bytes().to_vec());
+    bytes(app, method, path, token, body, content_type).await
+}
+
+pub async fn bytes(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    content_type: &str,
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -58,9 +70,7 @@ pub async fn raw(
     if body.is_some() {
         req = req.header("content-type", content_type);
     }
-    let req = req
-        .body(Body::from(body.unwrap_or_default().to_string()))
-        .unwrap();
+    let req = req.body(Body::from(body.unwrap_or_default())).unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.unwrap();

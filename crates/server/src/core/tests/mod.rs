@@ -5,6 +5,7 @@ mod flows;
 mod inventory;
 mod learn;
 mod policies;
+mod windows;
 
 use super::*;
 use bulkhead_api::{AgentStatus, Change, FlowRecord, IpProtocol, PolicyFile, Timestamp, Verdict};
