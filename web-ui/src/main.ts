@@ -87,7 +87,9 @@ function run(root: HTMLElement, client: Client, session: Session): void {
   const panelError = (e: unknown) => { clear(panel); panel.append(h('p', { class: 'error' }, (e as Error).message)); };
 
   const model = new MapModel();
-  const view = new MapView(mapBox, { onNode: (id) => select({ node: id }), onEdge: (k) => select({ edge: k }), onClear: () => select({}) });
+  // `?map=large` draws any map the way large ones are (to see how a growing one will look).
+  const large = new URLSearchParams(location.search).get('map') === 'large';
+  const view = new MapView(mapBox, { onNode: (id) => select({ node: id }), onEdge: (k) => select({ edge: k }), onClear: () => select({}) }, large);
   // A bundle on display may have been regrouped away (a box opened, a filter changed).
   view.onRegroup = () => { if (selected.edge?.startsWith('b:') && !view.bundle(selected.edge)) select(selected); };
   let loads = 0;

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { openBrowser, openPage } from './lib/browser.mjs';
 import { artifacts, unique } from './lib/env.mjs';
 import { bulkhead, startDemo } from './lib/processes.mjs';
-import { clickEdge, clickNode, edgeVerdicts, until } from './lib/map.mjs';
+import { clickEdge, clickFree, clickNode, edgeVerdicts, until } from './lib/map.mjs';
 
 // BULKHEAD_LAB_PREFIX (at most 4 characters): lab names of one's own on a shared machine.
 const LAB = `${process.env.BULKHEAD_LAB_PREFIX ?? 'ui'}${unique()}`;
@@ -128,6 +128,52 @@ test('grouped connections: bundles between groups keep denied traffic red, open 
   }
   await until(async () => (await page.evaluate(() => window.__bulkhead.cy.edges('.bundle').length)) === 0, 10000, 'bundles gone');
   assert.ok(Object.keys(await edgeVerdicts(page)).length >= before);
+});
+
+test('drawn as a large map (?map=large): closed app boxes and bundles; a click, search or zoom opens a box', async () => {
+  const { page: p3, errors: e3 } = await openPage(browser);
+  try {
+    await p3.goto(`${base}/?map=large#token=${token}`);
+    await p3.waitForFunction(() => window.__bulkhead?.ready === true, null, { timeout: 30000 });
+    const state = () => p3.evaluate(() => {
+      const cy = window.__bulkhead.cy;
+      return {
+        boxes: cy.nodes('.box').map((n) => n.id()).sort(),
+        workloads: cy.nodes('.workload').map((n) => n.id()).sort(),
+        bundles: Object.fromEntries(cy.edges('.bundle').map((e) => [e.id(), e.data('verdict')])),
+      };
+    });
+    // (Each zoom in a block: cy.zoom returns cytoscape itself, which playwright would
+    // try to serialise.) Zoomed out, every box is closed: no workload drawn, every
+    // connection in a bundle.
+    await p3.evaluate(() => { window.__bulkhead.cy.zoom(0.3); });
+    await until(async () => (await state()).workloads.length === 0, 10000, 'every box closed when zoomed out');
+    let s = await state();
+    assert.deepEqual(s.boxes, ['app:guest/intruder', 'app:jobs/report', 'app:shop/api', 'app:shop/cache', 'app:shop/db', 'app:shop/frontend']);
+    assert.equal(s.bundles['b:ns:guest<>ns:shop'], 'denied', JSON.stringify(s.bundles));
+    assert.equal(s.bundles['b:app:shop/api<>app:shop/db'], 'allowed', JSON.stringify(s.bundles));
+    // A click on a box opens it: its workload is drawn, its connections go to the far groups.
+    await p3.evaluate(() => { window.__bulkhead.cy.zoom({ level: 0.7, position: window.__bulkhead.cy.getElementById('app:shop/db').position() }); });
+    await clickFree(p3, 'app:shop/db');
+    await until(async () => (await state()).workloads.includes('shop/db'), 10000, 'shop/db drawn once its box opened');
+    s = await state();
+    assert.deepEqual(s.workloads, ['shop/db']);
+    assert.equal(s.bundles['b:ns:guest<>shop/db'], 'denied', JSON.stringify(s.bundles));
+    assert.equal(s.bundles['b:app:shop/api<>shop/db'], 'allowed', JSON.stringify(s.bundles));
+    // Enter in the search opens the box of the first match and shows its panel.
+    await p3.fill('#search', 'frontend');
+    await p3.press('#search', 'Enter');
+    await p3.waitForFunction(() => document.querySelector('#panel-title')?.textContent === 'shop/frontend', null, { timeout: 10000 });
+    assert.ok((await state()).workloads.includes('shop/frontend'));
+    await p3.fill('#search', '');
+    // Zooming in to reading distance opens the boxes in view.
+    await p3.evaluate(() => { window.__bulkhead.cy.zoom({ level: 1.5, position: window.__bulkhead.cy.getElementById('app:shop/cache').position() }); });
+    await until(async () => (await state()).workloads.includes('shop/cache'), 10000, 'shop/cache drawn when zoomed in on');
+    await p3.screenshot({ path: join(artifacts(), '01c-large.png') });
+    assert.deepEqual(e3, []);
+  } finally {
+    await p3.close();
+  }
 });
 
 test('a read-only token sees everything and can change nothing', async () => {

@@ -37,7 +37,8 @@ export class MapView {
   private f: Filters | null = null;
   timings: Record<string, number> = {};
 
-  constructor(container: HTMLElement, h: ViewHandlers) {
+  /** `large`: draw any map as a large one (grid, closed boxes, bundles), `?map=large`. */
+  constructor(container: HTMLElement, h: ViewHandlers, private readonly large = false) {
     this.cy = cytoscape({
       container, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4,
       style: stylesheet(false), boxSelectionEnabled: false,
@@ -73,7 +74,7 @@ export class MapView {
     const t0 = performance.now();
     this.model = model;
     const drawn = model.drawn(f.windowMs);
-    const big = drawn.size > BIG_EDGES || model.nodes.size > BIG_NODES;
+    const big = this.large || drawn.size > BIG_EDGES || model.nodes.size > BIG_NODES;
     if (big !== this.big) {
       this.big = big;
       this.cy.style(stylesheet(big));

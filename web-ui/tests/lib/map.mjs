@@ -38,3 +38,35 @@ export async function clickEdge(page, key) {
   const [src, dst] = key.slice(2).split('|');
   await page.waitForFunction((t) => document.querySelector('#panel-title')?.textContent === t, `${src} → ${dst}`, { timeout: 10000 });
 }
+
+/**
+ * Clicks a point of a node (a box) that no edge passes near and no other node covers:
+ * straight edges end at box centres, so a box's centre is usually under an edge.
+ */
+export async function clickFree(page, id) {
+  const pos = await page.evaluate((id) => {
+    const cy = window.__bulkhead.cy;
+    const el = cy.getElementById(id);
+    if (el.empty()) return null;
+    const b = el.renderedBoundingBox({ includeLabels: false });
+    const segs = cy.edges(':visible').map((e) => [e.renderedSourceEndpoint(), e.renderedTargetEndpoint()]);
+    const others = cy.nodes(':visible').filter((n) => n.id() !== id && !n.hasClass('frame')).map((n) => n.renderedBoundingBox());
+    const near = (p, [a, c]) => {
+      const dx = c.x - a.x, dy = c.y - a.y, l = dx * dx + dy * dy || 1;
+      const t = Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / l));
+      return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy) < 8;
+    };
+    for (let i = 1; i < 10; i++) {
+      for (let j = 1; j < 10; j++) {
+        const p = { x: b.x1 + (b.w * i) / 10, y: b.y1 + (b.h * j) / 10 };
+        if (segs.some((s) => near(p, s))) continue;
+        if (others.some((q) => p.x >= q.x1 && p.x <= q.x2 && p.y >= q.y1 && p.y <= q.y2)) continue;
+        const r = cy.container().getBoundingClientRect();
+        return { x: p.x + r.left, y: p.y + r.top };
+      }
+    }
+    return null;
+  }, id);
+  if (!pos) throw new Error(`no free point on ${id}`);
+  await page.mouse.click(pos.x, pos.y);
+}
