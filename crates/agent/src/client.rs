@@ -53,8 +53,9 @@ impl Channel {
         self.send::<(), DesiredState>("GET", &path, None)
     }
 
-    /// `POST /agents/{node}/flows`, in the binary encoding (bulkhead_api::wire: the
-    /// server parses it ~20x faster than JSON), or JSON for a server that refuses it.
+    /// `POST /agents/{node}/flows`, in the binary encoding (bulkhead_api::wire: 1.6-1.7x
+    /// the JSON body's ingest rate, docs/bench/server.md), or JSON for a server that
+    /// refuses it (415).
     pub fn flows(&self, batch: &FlowBatch) -> Result<IngestResult, Error> {
         let path = paths::agent_flows(&self.node);
         let answer = if self.json_flows.load(Ordering::Relaxed) {

@@ -1,8 +1,8 @@
 //! A compact binary body for `POST /agents/{node}/flows`, sent with
 //! `Content-Type: application/vnd.bulkhead.flow-batch` ([`CONTENT_TYPE`]); JSON
-//! ([`FlowBatch`]) stays accepted. Parsing JSON costs the server about a microsecond a
-//! record, more than aggregating it (docs/bench/server.md); this body parses in tens of
-//! nanoseconds a record and borrows every string from the request.
+//! ([`FlowBatch`]) stays accepted. Parsing JSON cost the server about a microsecond a
+//! record, as much as aggregating it (docs/bench/server.md); this body is a few varints
+//! a record, and every string is borrowed from the request.
 //!
 //! Layout (every integer is an unsigned LEB128 varint unless said otherwise):
 //!
