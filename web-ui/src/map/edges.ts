@@ -24,7 +24,6 @@ export class Edges {
   onRegroup: () => void = () => undefined;
   /** The user's choice of grouping; null: grouped when the map is large. */
   private choice: boolean | null = null;
-  private big = false;
   private model: MapModel | null = null;
   private f: Filters | null = null;
   private drawn = new Map<string, DrawnEdge>();
@@ -62,7 +61,6 @@ export class Edges {
   reset(model: MapModel, drawn: Map<string, DrawnEdge>, big: boolean, moved: boolean): void {
     this.model = model;
     this.drawn = drawn;
-    this.big = big;
     this.grouped = this.choice ?? big;
     this.collapsing = big;
     if (moved) this.inView.clear();
@@ -109,7 +107,7 @@ export class Edges {
   }
 
   private zoomed(): void {
-    if (!this.grouped || !this.big || !this.f) return;
+    if (!this.grouped || !this.collapsing || !this.f) return;
     const next = new Set<string>();
     if (this.cy.zoom() >= EXPAND_ZOOM) {
       const e = this.cy.extent();
