@@ -156,9 +156,9 @@ two builds with alternated loads):
 - Grouped grid instead of fCoSE: layout 787 → ~50 ms.
 - Bundles (directed) with every workload drawn: 2,387 edges; both directions in one bundle
   (a large map draws no arrows): 1,550; the first frame's styling and drawing went from
-  ~1.8 s to ~1.2 s.
+  ~1.8 s to ~1.2 s (single profiled loads, load average ~10).
 - Closed app boxes (no workload nodes until opened): 0.72× the first render of the same
-  build with every workload drawn (paired loads, load average ~95); styling fewer
+  build with every workload drawn (paired loads, 4 each, load average ~95); styling fewer
   properties on 2,000 workload nodes instead (no label, no border): 1.04× (no gain; not kept).
 - fCoSE and the learn dialog (with its YAML parser) load on demand: the first script
   698 → 474 kB.
