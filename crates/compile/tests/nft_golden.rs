@@ -342,9 +342,13 @@ fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
     assert_eq!(all.elements_written(), rs.element_count());
     assert!(nft::diff(&rs, &rs).unwrap().is_empty());
     // Unchanged rules keep their stamp; the table's generation moves on.
-    let next = Stamps::next(Some((&p.rules, &Stamps::next(None, &p, 1))), &p, 2);
+    let next = Stamps::next(Some(&Stamps::next(None, &p, 1)), &p, 2);
     assert_eq!(next.generation, 2);
     assert_eq!(next.rules, 1);
+    // A changed rule table moves the stamp to the new generation.
+    let mut renamed = p.clone();
+    renamed.rules.push(Reason::NotAWorkload);
+    assert_eq!(Stamps::next(Some(&next), &renamed, 3).rules, 3);
     let rs2 = nft::build(&p, &next).unwrap();
     assert!(nft::diff(&rs, &rs2).unwrap().is_empty());
 }

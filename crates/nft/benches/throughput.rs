@@ -373,9 +373,7 @@ fn main() {
         let (rs, stamps) = b.plan(&program).expect("plan");
         build_ms.push(ms(t.elapsed()));
         elements = rs.element_count();
-        let r = b
-            .apply_ruleset(rs, stamps, program.rules.clone(), true)
-            .expect("apply");
+        let r = b.apply_ruleset(rs, stamps, true).expect("apply");
         full_ms.push(ms(t.elapsed()));
         let _ = r;
     }
@@ -409,7 +407,7 @@ fn main() {
         let (rs, stamps) = b.plan(p).expect("plan");
         let t1 = t.elapsed();
         let r = b
-            .apply_ruleset(rs, stamps, p.rules.clone(), false)
+            .apply_ruleset(rs, stamps, false)
             .expect("incremental apply");
         let t2 = t.elapsed();
         b.delete_denied_connections(p).expect("conntrack sweep");

@@ -7,11 +7,9 @@ use bulkhead_compile::Program;
 use bulkhead_compile::nft::{self, Builder, PartKey, Ruleset, Stamps};
 use bulkhead_dataplane::{ApplyReport, Dataplane, Guard, netns};
 use bulkhead_policy::WorkloadId;
-use bulkhead_policy::ir::Reason;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Sysctls of the node's namespace the ruleset relies on: bridged IPv4 traffic must
@@ -27,8 +25,6 @@ const SYSCTLS: [(&str, &str); 2] = [
 pub struct Applied {
     pub ruleset: Ruleset,
     pub stamps: Stamps,
-    /// The rules of the program `ruleset` enforces (what `stamps` refer to).
-    pub rules: Vec<Reason>,
 }
 
 pub struct NftBackend {
@@ -98,10 +94,7 @@ impl NftBackend {
     /// it built, so that the next plan stays close to it; that never changes what a
     /// plan holds, only how much of it is shared with the last one.)
     pub fn plan(&mut self, program: &Program) -> Result<(Ruleset, Stamps), Error> {
-        let prev = self
-            .applied
-            .as_ref()
-            .map(|a| (a.rules.as_slice(), &a.stamps));
+        let prev = self.applied.as_ref().map(|a| &a.stamps);
         let stamps = Stamps::next(prev, program, self.generation + 1);
         Ok((self.builder.build(program, &stamps)?, stamps))
     }
@@ -122,14 +115,16 @@ impl NftBackend {
         &mut self,
         ruleset: Ruleset,
         stamps: Stamps,
-        rules: Vec<Reason>,
         full: bool,
     ) -> Result<ApplyReport, Error> {
         let start = Instant::now();
         let seq = self.socket.seq();
         let prev = self.applied.as_ref().filter(|_| !full);
         let step = prev.and_then(|p| nft::diff(&p.ruleset, &ruleset));
-        let incremental = step.is_some();
+        // `None`: a full apply, or the shared part changed: sweep everyone.
+        let sweep = step
+            .as_ref()
+            .and_then(|d| changed_endpoints(&d.changed_parts));
         let (batch, written, removed) = match step {
             Some(d) => (
                 encode::incremental(&d, seq),
@@ -139,10 +134,7 @@ impl NftBackend {
             None => (encode::full(&ruleset, seq), ruleset.element_count(), 0),
         };
         self.socket.commit(&batch)?;
-        self.sweep = match (prev, incremental) {
-            (Some(p), true) => changed_endpoints(&p.ruleset, &ruleset),
-            _ => None,
-        };
+        self.sweep = sweep;
         self.generation = self.generation.max(stamps.generation);
         let generation = stamps.generation;
         tracing::debug!(
@@ -152,11 +144,7 @@ impl NftBackend {
             messages = batch.what.len(),
             "nft apply"
         );
-        self.applied = Some(Applied {
-            ruleset,
-            stamps,
-            rules,
-        });
+        self.applied = Some(Applied { ruleset, stamps });
         Ok(ApplyReport {
             generation,
             elements_written: written,
@@ -168,7 +156,7 @@ impl NftBackend {
     /// Like [`Dataplane::apply`], but always replaces the whole table.
     pub fn apply_full(&mut self, program: &Program) -> Result<ApplyReport, Error> {
         let (ruleset, stamps) = self.plan(program)?;
-        let report = self.apply_ruleset(ruleset, stamps, program.rules.clone(), true)?;
+        let report = self.apply_ruleset(ruleset, stamps, true)?;
         self.forget_denied(program);
         Ok(report)
     }
@@ -192,32 +180,16 @@ impl NftBackend {
     }
 }
 
-/// The endpoints whose parts differ between two rulesets, or `None` if anything else
-/// (the ipcache, the verdicts, the guard) differs: then any connection's verdict may.
-fn changed_endpoints(old: &Ruleset, new: &Ruleset) -> Option<Vec<WorkloadId>> {
-    let mut out = Vec::new();
-    let mut note = |key: &PartKey| match key {
-        PartKey::Endpoint(w) => {
-            out.push(w.clone());
-            true
-        }
-        PartKey::Shared | PartKey::Guard => false,
-    };
-    for (key, part) in &new.parts {
-        let same = old
-            .parts
-            .get(key)
-            .is_some_and(|p| Arc::ptr_eq(p, part) || p == part);
-        if !same && !note(key) {
-            return None;
-        }
-    }
-    for key in old.parts.keys() {
-        if !new.parts.contains_key(key) && !note(key) {
-            return None;
-        }
-    }
-    Some(out)
+/// The endpoints among a diff's changed parts, or `None` if anything else (the ipcache,
+/// the verdicts, the guard) changed: then any connection's verdict may have.
+fn changed_endpoints(parts: &[&PartKey]) -> Option<Vec<WorkloadId>> {
+    parts
+        .iter()
+        .map(|key| match key {
+            PartKey::Endpoint(w) => Some(w.clone()),
+            PartKey::Shared | PartKey::Guard => None,
+        })
+        .collect()
 }
 
 /// The addresses of the endpoints `workloads` (those still in `program`).
@@ -253,8 +225,7 @@ impl Dataplane for NftBackend {
 
     fn apply(&mut self, program: &Program) -> Result<ApplyReport, bulkhead_dataplane::Error> {
         let (ruleset, stamps) = self.plan(program)?;
-        let rules = program.rules.clone();
-        let report = self.apply_ruleset(ruleset, stamps, rules, false)?;
+        let report = self.apply_ruleset(ruleset, stamps, false)?;
         self.forget_denied(program);
         Ok(report)
     }

@@ -188,7 +188,7 @@ fn privileged_rejected_batch_leaves_the_previous_ruleset_in_force() {
     );
     for full in [true, false] {
         let err = b
-            .apply_ruleset(attempt.clone(), stamps.clone(), sample.rules.clone(), full)
+            .apply_ruleset(attempt.clone(), stamps.clone(), full)
             .unwrap_err();
         assert!(err.to_string().contains("ipcache_exact"), "{err}");
         assert_eq!(list_table(&topo.node), before, "full={full}");

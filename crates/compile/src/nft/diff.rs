@@ -4,7 +4,7 @@
 //! change with them), not the whole table. Parts shared between the two rulesets (the
 //! same `Arc`) are skipped without reading them.
 
-use super::ir::{Chain, ChainName, Element, Map, MapId, Part, Ruleset};
+use super::ir::{Chain, ChainName, Element, Map, MapId, Part, PartKey, Ruleset};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ pub struct Diff<'a> {
     pub del_maps: Vec<MapId>,
     /// Chains that go away, deleted last (verdict map elements may have gone to them).
     pub del_chains: Vec<ChainName>,
+    /// The owners of the parts that differ (added, removed or changed), in key order:
+    /// whose verdicts the step can change (all of them, if the shared part is among them).
+    pub changed_parts: Vec<&'a PartKey>,
 }
 
 impl Diff<'_> {
@@ -73,12 +76,13 @@ pub fn diff<'a>(old: &'a Ruleset, new: &'a Ruleset) -> Option<Diff<'a>> {
         .collect();
     let mut dels: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
     let mut adds: BTreeMap<MapId, Vec<&Element>> = BTreeMap::new();
-    for (_, a, b) in join(&old.parts, &new.parts) {
+    for (key, a, b) in join(&old.parts, &new.parts) {
         if let (Some(a), Some(b)) = (a, b)
             && Arc::ptr_eq(a, b)
         {
             continue;
         }
+        d.changed_parts.push(key);
         let list = |p: Option<&'a Arc<Part>>| p.map_or(&[][..], |p| &p.elements[..]);
         elements(list(a), list(b), &mut dels, &mut adds);
     }

@@ -22,18 +22,35 @@ pub struct Stamps {
     pub generation: u32,
     /// The generation stamped into the log prefixes.
     pub rules: u32,
+    /// A hash of the program's rule table: what the next stamps compare, so a backend
+    /// keeps no copy of 20,000 [`Reason`]s to tell whether they changed.
+    pub table: u64,
 }
 
 impl Stamps {
     /// Stamps for `program` as generation `generation`, keeping the stamp of `prev`
-    /// (the rules of the program in force, and its stamps) if the rules are unchanged.
-    pub fn next(prev: Option<(&[Reason], &Stamps)>, program: &Program, generation: u32) -> Stamps {
+    /// (the stamps of the program in force) if the rule table is unchanged.
+    pub fn next(prev: Option<&Stamps>, program: &Program, generation: u32) -> Stamps {
+        let table = table_hash(&program.rules);
         let rules = match prev {
-            Some((p, s)) if p == program.rules.as_slice() => s.rules,
+            Some(s) if s.table == table => s.rules,
             _ => generation,
         };
-        Stamps { generation, rules }
+        Stamps {
+            generation,
+            rules,
+            table,
+        }
     }
+}
+
+/// SipHash (fixed keys) of a rule table: a collision would only let log prefixes name
+/// an older generation with a different table, i.e. misname a rule in flow records.
+fn table_hash(rules: &[Reason]) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    rules.hash(&mut h);
+    h.finish()
 }
 
 /// Every chain, given the maps that hold elements and the decision kinds in use (one
