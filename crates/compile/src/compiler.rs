@@ -16,6 +16,7 @@
 mod csr;
 mod endpoint;
 mod hash;
+pub(crate) use hash::FastMap;
 mod identity;
 mod intern;
 mod numbering;

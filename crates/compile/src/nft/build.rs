@@ -7,6 +7,7 @@ use super::ids::KernelIds;
 use super::intervals;
 use super::ir::{Chain, ChainName, ElementKey, Map, MapId, Part, PartKey, Ruleset, Value};
 use super::layout::{self, Stamps};
+use crate::compiler::FastMap;
 use crate::program::{ANY_IDENTITY, Identity, Program};
 use bulkhead_policy::WorkloadId;
 use ipnet::Ipv4Net;
@@ -37,7 +38,7 @@ pub struct Builder {
     /// workload.
     ///
     /// [`Endpoint::fingerprint`]: crate::program::Endpoint::fingerprint
-    parts: Vec<(WorkloadId, u64, Arc<Part>)>,
+    parts: Vec<(WorkloadId, u64, Arc<Part>, Runs)>,
     /// The kernel numbers the cached parts were built with (`kernel[id]`).
     kernel: Vec<u32>,
     /// The shared part and what it was built from.
@@ -46,6 +47,38 @@ pub struct Builder {
     sizes: BTreeMap<MapId, u32>,
     /// The unknown-address guard's part ([`super::guard`]), if any.
     guard: Option<Arc<Part>>,
+}
+
+/// A part's elements per map and the decision kinds it uses: what the maps' sizes and
+/// the shared part are computed from, kept with the part so that an update does not
+/// read the elements of the 10,000 parts it reuses.
+#[derive(Clone, Debug, Default)]
+struct Runs {
+    per_map: Vec<(MapId, u32)>,
+    /// `[allow, deny, monitor]`: whether the part maps to a decision of that kind.
+    kinds: [bool; 3],
+}
+
+impl Runs {
+    fn of(part: &Part) -> Runs {
+        // Elements are sorted by map within a part: count runs, not elements.
+        let mut per_map = Vec::new();
+        let mut rest = &part.elements[..];
+        while let Some((map, _)) = rest.first() {
+            let n = rest.partition_point(|(m, _)| m == map);
+            per_map.push((*map, n as u32));
+            rest = &rest[n..];
+        }
+        let mut kinds = [false; 3];
+        for d in &part.decisions {
+            kinds[match d {
+                Decision::Allow => 0,
+                Decision::Deny(_) => 1,
+                Decision::Monitor(_) => 2,
+            }] = true;
+        }
+        Runs { per_map, kinds }
+    }
 }
 
 /// A program's identities, their kernel numbers and descriptions.
@@ -89,6 +122,8 @@ impl Builder {
         let mut cache = Vec::with_capacity(program.endpoints.len());
         let mut parts = Vec::with_capacity(program.endpoints.len() + 1);
         let renumbered = self.kernel != kernel;
+        let mut kinds = [false; 3];
+        let mut counts: FastMap<MapId, u32> = FastMap::default();
         for ep in &program.endpoints {
             while old.next_if(|o| o.0 < ep.workload).is_some() {}
             // An unchanged endpoint keeps its cache entry as it was: no allocation. Its
@@ -102,12 +137,19 @@ impl Builder {
                     entry
                 }
                 _ => {
-                    let part = Arc::new(endpoint::part(ep, &kernel, &mut work));
-                    (ep.workload.clone(), ep.fingerprint, part)
+                    let part = endpoint::part(ep, &kernel, &mut work);
+                    let runs = Runs::of(&part);
+                    (ep.workload.clone(), ep.fingerprint, Arc::new(part), runs)
                 }
             };
             if !entry.2.elements.is_empty() {
                 parts.push((PartKey::Endpoint(ep.workload.clone()), entry.2.clone()));
+                for (k, used) in kinds.iter_mut().zip(entry.3.kinds) {
+                    *k |= used;
+                }
+                for &(map, n) in &entry.3.per_map {
+                    *counts.entry(map).or_default() += n;
+                }
             }
             cache.push(entry);
         }
@@ -117,17 +159,11 @@ impl Builder {
             self.kernel = kernel.clone();
         }
         // The verdict map and the log chains depend on the kinds in use only.
-        let mut decisions: Vec<Decision> = parts
-            .iter()
-            .flat_map(|(_, p)| p.decisions.iter().copied())
-            .map(|d| match d {
-                Decision::Allow => Decision::Allow,
-                Decision::Deny(_) => Decision::Deny(0),
-                Decision::Monitor(_) => Decision::Monitor(0),
-            })
+        let decisions: Vec<Decision> = [Decision::Allow, Decision::Deny(0), Decision::Monitor(0)]
+            .into_iter()
+            .zip(kinds)
+            .filter_map(|(d, used)| used.then_some(d))
             .collect();
-        decisions.sort_unstable();
-        decisions.dedup();
         let shared = match self.shared.take() {
             Some((i, k, d, part)) if i == program.ipcache && k == kernel && d == decisions => {
                 (i, k, d, part)
@@ -141,19 +177,14 @@ impl Builder {
         if let Some(g) = &self.guard {
             parts.push((PartKey::Guard, g.clone()));
         }
-        let decisions = &self.shared.insert(shared).2;
-        let parts: BTreeMap<PartKey, Arc<Part>> = parts.into_iter().collect();
-
-        // Elements are sorted by map within a part: count runs, not elements.
-        let mut counts: BTreeMap<MapId, u32> = BTreeMap::new();
-        for part in parts.values() {
-            let mut rest = &part.elements[..];
-            while let Some((map, _)) = rest.first() {
-                let n = rest.partition_point(|(m, _)| m == map);
-                *counts.entry(*map).or_default() += n as u32;
-                rest = &rest[n..];
+        for part in [Some(&shared.3), self.guard.as_ref()].into_iter().flatten() {
+            for (map, n) in Runs::of(part).per_map {
+                *counts.entry(map).or_default() += n;
             }
         }
+        let decisions = &self.shared.insert(shared).2;
+        let parts: BTreeMap<PartKey, Arc<Part>> = parts.into_iter().collect();
+        let counts: BTreeMap<MapId, u32> = counts.into_iter().collect();
         let mut maps = BTreeMap::new();
         let mut sizes = BTreeMap::new();
         for (&map, &count) in &counts {
