@@ -85,6 +85,7 @@ pub mod ids;
 mod intervals;
 mod ir;
 mod layout;
+mod parts;
 pub mod ports;
 mod render;
 

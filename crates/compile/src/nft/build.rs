@@ -2,11 +2,12 @@
 //! change), the shared part (ipcache, verdict map) and the chains.
 
 use super::decision::{Decision, MAX_RULE};
-use super::endpoint::{self, Work};
+use super::endpoint;
 use super::ids::KernelIds;
 use super::intervals;
 use super::ir::{Chain, ChainName, ElementKey, Map, MapId, Part, PartKey, Ruleset, Value};
 use super::layout::{self, Stamps};
+use super::parts::{self, Runs};
 use crate::compiler::FastMap;
 use crate::program::{ANY_IDENTITY, Identity, Program};
 use bulkhead_policy::WorkloadId;
@@ -38,7 +39,7 @@ pub struct Builder {
     /// workload.
     ///
     /// [`Endpoint::fingerprint`]: crate::program::Endpoint::fingerprint
-    parts: Vec<(WorkloadId, u64, Arc<Part>, Runs)>,
+    parts: Vec<Cached>,
     /// The kernel numbers the cached parts were built with (`kernel[id]`).
     kernel: Vec<u32>,
     /// The shared part and what it was built from.
@@ -49,37 +50,8 @@ pub struct Builder {
     guard: Option<Arc<Part>>,
 }
 
-/// A part's elements per map and the decision kinds it uses: what the maps' sizes and
-/// the shared part are computed from, kept with the part so that an update does not
-/// read the elements of the 10,000 parts it reuses.
-#[derive(Clone, Debug, Default)]
-struct Runs {
-    per_map: Vec<(MapId, u32)>,
-    /// `[allow, deny, monitor]`: whether the part maps to a decision of that kind.
-    kinds: [bool; 3],
-}
-
-impl Runs {
-    fn of(part: &Part) -> Runs {
-        // Elements are sorted by map within a part: count runs, not elements.
-        let mut per_map = Vec::new();
-        let mut rest = &part.elements[..];
-        while let Some((map, _)) = rest.first() {
-            let n = rest.partition_point(|(m, _)| m == map);
-            per_map.push((*map, n as u32));
-            rest = &rest[n..];
-        }
-        let mut kinds = [false; 3];
-        for d in &part.decisions {
-            kinds[match d {
-                Decision::Allow => 0,
-                Decision::Deny(_) => 1,
-                Decision::Monitor(_) => 2,
-            }] = true;
-        }
-        Runs { per_map, kinds }
-    }
-}
+/// An endpoint's cached part: (workload, fingerprint, part, its runs).
+type Cached = (WorkloadId, u64, Arc<Part>, Runs);
 
 /// A program's identities, their kernel numbers and descriptions.
 type Numbered = (Vec<Identity>, Vec<u32>, Arc<Vec<(u32, String)>>);
@@ -115,30 +87,35 @@ impl Builder {
             });
         }
         let (kernel, identities) = self.numbers(program);
-        let mut work = Work::default();
         // Endpoints come sorted by workload id, and so does the cache: walk both.
         let old = std::mem::take(&mut self.parts);
         let mut old = old.into_iter().peekable();
+        let renumbered = self.kernel != kernel;
+        // An unchanged endpoint keeps its cache entry as it was: no allocation. Its
+        // fingerprint covers its tables; the kernel numbers of the identities they name
+        // are checked apart (they can move when the identities change).
+        let kept: Vec<Option<Cached>> = program
+            .endpoints
+            .iter()
+            .map(|ep| {
+                while old.next_if(|o| o.0 < ep.workload).is_some() {}
+                old.next_if(|o| o.0 == ep.workload).filter(|entry| {
+                    endpoint::reusable(entry.1, ep)
+                        && !(renumbered && endpoint::renumbered(ep, &self.kernel, &kernel))
+                })
+            })
+            .collect();
+        let stale: Vec<usize> = (0..kept.len()).filter(|&i| kept[i].is_none()).collect();
+        let mut built = parts::build(&program.endpoints, &stale, &kernel).into_iter();
         let mut cache = Vec::with_capacity(program.endpoints.len());
         let mut parts = Vec::with_capacity(program.endpoints.len() + 1);
-        let renumbered = self.kernel != kernel;
         let mut kinds = [false; 3];
         let mut counts: FastMap<MapId, u32> = FastMap::default();
-        for ep in &program.endpoints {
-            while old.next_if(|o| o.0 < ep.workload).is_some() {}
-            // An unchanged endpoint keeps its cache entry as it was: no allocation. Its
-            // fingerprint covers its tables; the kernel numbers of the identities they
-            // name are checked apart (they can move when the identities change).
-            let entry = match old.next_if(|o| o.0 == ep.workload) {
-                Some(entry)
-                    if endpoint::reusable(entry.1, ep)
-                        && !(renumbered && endpoint::renumbered(ep, &self.kernel, &kernel)) =>
-                {
-                    entry
-                }
-                _ => {
-                    let part = endpoint::part(ep, &kernel, &mut work);
-                    let runs = Runs::of(&part);
+        for (ep, kept) in program.endpoints.iter().zip(kept) {
+            let entry = match kept {
+                Some(entry) => entry,
+                None => {
+                    let (part, runs) = built.next().unwrap_or_default();
                     (ep.workload.clone(), ep.fingerprint, Arc::new(part), runs)
                 }
             };
