@@ -27,7 +27,7 @@
 
 use crate::flow::{FlowBatch, FlowRecord, IpProtocol, Verdict};
 use crate::time::Timestamp;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 mod read;
 #[cfg(test)]
@@ -134,7 +134,10 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// Encodes `batch` (its records' `node` is not sent: the server takes it from the path).
 pub fn encode(batch: &FlowBatch) -> Vec<u8> {
-    let mut names = Interner::default();
+    let mut names = Interner {
+        ids: HashMap::new(),
+        strings: Vec::new(),
+    };
     // Interning first, so the strings precede the records that refer to them.
     let refs: Vec<[u32; 3]> = batch
         .records
@@ -189,7 +192,6 @@ pub fn encode(batch: &FlowBatch) -> Vec<u8> {
     out
 }
 
-#[derive(Default)]
 struct Interner<'a> {
     ids: HashMap<&'a str, u32>,
     strings: Vec<&'a str>,

@@ -98,6 +98,30 @@ fn main() -> Res<()> {
         print!("{o}");
         return Ok(());
     }
+    // What the agent's side of the binary path costs: encoding alone, this thread's CPU.
+    let owned: Vec<bulkhead_api::FlowBatch> = batches(total.min(200_000), BATCH)
+        .into_iter()
+        .map(|records| bulkhead_api::FlowBatch {
+            records,
+            ..Default::default()
+        })
+        .collect();
+    let c = cpu_time::ThreadTime::now();
+    let size: usize = owned
+        .iter()
+        .map(|b| bulkhead_api::wire::encode(b).len())
+        .sum();
+    let per = c.elapsed().as_secs_f64() * 1e9 / (owned.len() * BATCH) as f64;
+    let json: usize = owned
+        .iter()
+        .map(|b| serde_json::to_vec(b).map_or(0, |v| v.len()))
+        .sum();
+    let records = (owned.len() * BATCH) as f64;
+    let encode_note = format!(
+        "Encoding a batch for the binary body costs the client {per:.0} ns of CPU a record; a record is {:.1} bytes in it, {:.1} in JSON.",
+        size as f64 / records,
+        json as f64 / records
+    );
     let runtime = tokio::runtime::Runtime::new()?;
     // The same records as the worst case through the core, so the ratio compares like with like.
     let http_batches = batches(total, BATCH);
@@ -121,6 +145,8 @@ fn main() -> Res<()> {
             wall / core_wall
         )?;
     }
+
+    writeln!(o, "\n{encode_note}")?;
 
     // Graph queries at full size.
     let core = core_at(&main_db)?;
