@@ -149,3 +149,96 @@ fn answer<T: DeserializeOwned>(
         .map(Some)
         .map_err(|e| Error::Server(format!("{method} {path}: unexpected answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulkhead_api::{FlowRecord, IpProtocol, Timestamp, Verdict};
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    /// A server older than the binary body: 415 for it, 200 for JSON. Answers `n`
+    /// requests on loopback and returns the content type of each.
+    fn old_server(n: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::thread::spawn(move || {
+            let mut kinds = Vec::new();
+            for _ in 0..n {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut kind, mut len) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("content-type:") {
+                        kind = v.trim().to_string();
+                    }
+                    if let Some(v) = line.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let (status, answer) = if kind == "application/json" {
+                    let batch: FlowBatch = serde_json::from_slice(&body).unwrap();
+                    let n = batch.records.len();
+                    (
+                        "200 OK",
+                        format!(r#"{{"accepted":{n},"duplicate":false,"edges":1}}"#),
+                    )
+                } else {
+                    (
+                        "415 Unsupported Media Type",
+                        r#"{"error":"json only"}"#.to_string(),
+                    )
+                };
+                let mut out = stream;
+                write!(
+                    out,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+                kinds.push(kind);
+            }
+            kinds
+        });
+        (base, seen)
+    }
+
+    #[test]
+    fn batches_go_as_json_once_a_server_refuses_the_binary_body() {
+        let (base, seen) = old_server(3);
+        let ch = Channel::new(&base, "n1", "token", Duration::from_secs(10));
+        let record = FlowRecord {
+            source: "x/a".into(),
+            destination: "x/b".into(),
+            protocol: IpProtocol::TCP,
+            port: 80,
+            verdict: Verdict::Allowed,
+            rule: None,
+            packets: 1,
+            bytes: 60,
+            connections: 1,
+            first_seen: Timestamp(1_000),
+            last_seen: Timestamp(2_000),
+            node: None,
+        };
+        let batch = FlowBatch {
+            records: vec![record; 2],
+            ..FlowBatch::default()
+        };
+        assert_eq!(ch.flows(&batch).unwrap().accepted, 2);
+        assert_eq!(ch.flows(&batch).unwrap().accepted, 2);
+        let kinds = seen.join().unwrap();
+        assert_eq!(
+            kinds,
+            [wire::CONTENT_TYPE, "application/json", "application/json"]
+        );
+    }
+}
