@@ -17,33 +17,57 @@ const PAN_MS = 3000;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 
-async function measure(browser, server) {
-  const { page, errors } = await openPage(browser);
-  await page.goto(`${server.url}/#token=${server.token}`);
-  await page.waitForFunction(() => window.__bulkhead?.firstRenderMs, null, { timeout: 120000 });
-  const first = await page.evaluate(() => ({ ms: window.__bulkhead.firstRenderMs, timings: window.__bulkhead.timings }));
-  // Pan with the real mouse (drag on the background) and record every frame's interval.
-  const box = await page.evaluate(() => { const r = window.__bulkhead.cy.container().getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+/**
+ * Pans with the real mouse (a drag from a point of the map no node covers) for PAN_MS and
+ * one more second after letting go (the full redraw, boxes opening); answers the interval
+ * of every animation frame meanwhile, and whether the view moved.
+ */
+async function pan(page) {
+  const box = await page.evaluate(() => {
+    const cy = window.__bulkhead.cy;
+    const r = cy.container().getBoundingClientRect();
+    const taken = cy.nodes(':visible').filter((n) => !n.hasClass('frame')).map((n) => n.renderedBoundingBox());
+    let start = { x: 8, y: r.height / 2 };
+    for (let i = 1; i < 20 && taken.some((q) => start.x >= q.x1 && start.x <= q.x2 && start.y >= q.y1 && start.y <= q.y2); i++) {
+      start = { x: 8 + ((i * 37) % 100) / 100 * r.width * 0.3, y: r.height * ((i * 53) % 100) / 100 };
+    }
+    return { x: r.left, y: r.top, w: r.width, h: r.height, sx: r.left + start.x, sy: r.top + start.y };
+  });
   await page.evaluate(() => {
     window.__frames = [];
+    window.__panFrom = { ...window.__bulkhead.cy.pan() };
     let last = performance.now();
     const tick = (t) => { window.__frames.push(t - last); last = t; if (window.__framesOn) requestAnimationFrame(tick); };
     window.__framesOn = true;
     requestAnimationFrame(tick);
   });
-  const cx = box.x + 8, cy = box.y + box.h / 2;
-  await page.mouse.move(cx, cy);
+  await page.mouse.move(box.sx, box.sy);
   await page.mouse.down();
   const started = Date.now();
   let i = 0;
   while (Date.now() - started < PAN_MS) {
     const dx = Math.sin(i / 15) * box.w * 0.3;
     const dy = Math.cos(i / 15) * box.h * 0.2;
-    await page.mouse.move(cx + box.w * 0.3 + dx, cy + dy);
+    await page.mouse.move(box.sx + box.w * 0.3 + dx, box.sy + dy);
     i += 1;
   }
   await page.mouse.up();
-  const frames = await page.evaluate(() => { window.__framesOn = false; return window.__frames.slice(1); });
+  await new Promise((r) => setTimeout(r, 1000));
+  const { frames, moved } = await page.evaluate(() => {
+    window.__framesOn = false;
+    const p = window.__bulkhead.cy.pan();
+    return { frames: window.__frames.slice(1), moved: p.x !== window.__panFrom.x || p.y !== window.__panFrom.y };
+  });
+  if (!moved) throw new Error('the drag did not pan the map');
+  return frames;
+}
+
+async function measure(browser, server) {
+  const { page, errors } = await openPage(browser);
+  await page.goto(`${server.url}/#token=${server.token}`);
+  await page.waitForFunction(() => window.__bulkhead?.firstRenderMs, null, { timeout: 120000 });
+  const first = await page.evaluate(() => ({ ms: window.__bulkhead.firstRenderMs, timings: window.__bulkhead.timings }));
+  const frames = await pan(page);
   const counts = await page.evaluate(() => ({ nodes: window.__bulkhead.cy.nodes('.workload').length, edges: window.__bulkhead.cy.edges().length }));
   // Zoom in to reading distance on the first app box (or workload): the time until the
   // boxes in view are open (their workloads and connections drawn one by one) and drawn.
@@ -58,8 +82,10 @@ async function measure(browser, server) {
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     return { ms: performance.now() - t0, nodes: cy.nodes('.workload').length, edges: cy.edges().length };
   });
+  // Panning zoomed in: more is drawn, and boxes open as they come into view.
+  const framesIn = await pan(page);
   await page.close();
-  return { first, frames, counts, zoom, errors };
+  return { first, frames, framesIn, counts, zoom, errors };
 }
 
 async function scenario(browser, workloads, edges, release = true) {
@@ -69,10 +95,12 @@ async function scenario(browser, workloads, edges, release = true) {
     const runs = [];
     for (let r = 0; r < RUNS; r++) runs.push(await measure(browser, server));
     const frames = runs.flatMap((x) => x.frames);
+    const framesIn = runs.flatMap((x) => x.framesIn);
     return {
       workloads, edges, counts: runs[0].counts,
       first: runs.map((x) => x.first.ms), timings: runs.map((x) => x.first.timings), zoom: runs.map((x) => x.zoom),
       frameP50: pct(frames, 50), frameP95: pct(frames, 95), frameMax: Math.max(...frames), frames: frames.length,
+      inP50: pct(framesIn, 50), inP95: pct(framesIn, 95), inMax: Math.max(...framesIn), inFrames: framesIn.length,
       errors: runs.flatMap((x) => x.errors),
     };
   } finally {
@@ -107,7 +135,7 @@ the built UI opened in headless Chromium (\`/usr/bin/chromium\`, 1500×900, play
 loads per scenario. *First render*: from navigation start to the second animation frame after
 the map's elements exist (page and script, sign-in, \`GET /graph\`, layout, elements, styling
 and drawing; the inventory, \`GET /workloads\`, is asked for after). *Panning*: ${PAN_MS / 1000} s of mouse
-drags on the map per load; the interval of every animation frame meanwhile. *Zoom in*: zoom
+drags on the map per load and 1 s after letting go; the interval of every animation frame meanwhile. *Zoom in*: zoom
 to 1 on the first app box; time until the boxes in view are open and drawn.
 
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}); load average before the run
@@ -126,6 +154,9 @@ ${bigDebug ? row('the same, debug-build server', bigDebug) + '\n' : ''}
   *start*: navigation to asking for the graph (page, script, sign-in); *draw*: the two frames
   after the elements exist (cytoscape styles and paints there).
 - Panning frame p50, large / baseline: **${(big.frameP50 / small.frameP50).toFixed(2)}×**; p95 ${(big.frameP95 / small.frameP95).toFixed(2)}×.
+- Panning zoomed in (zoom 1, after the zoom below; boxes open as they come into view once a
+  drag ends): frame p50 / p95 / max, baseline ${f1(small.inP50)} / ${f1(small.inP95)} / ${f1(small.inMax)} ms (${small.inFrames} frames),
+  large ${f1(big.inP50)} / ${f1(big.inP95)} / ${f1(big.inMax)} ms (${big.inFrames} frames).
 - Zoom in on the large map: ${z.map(f).join(', ')} ms until open and drawn (${big.zoom[0]?.nodes ?? 0} workloads, ${big.zoom[0]?.edges ?? 0} edges and bundles then).
 - Console errors during the runs: ${small.errors.length + big.errors.length + (bigDebug?.errors.length ?? 0)}.
 
