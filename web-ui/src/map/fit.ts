@@ -38,5 +38,7 @@ export function boxElement(b: Box): ElementDefinition {
     classes: b.kind === 'ns' ? 'frame' : 'box',
     selectable: false,
     grabbable: false,
+    // A drag that starts on a box pans the map, as one on the background does.
+    pannable: true,
   };
 }
