@@ -207,4 +207,7 @@ pub struct FlowPage {
     pub records: Vec<FlowRecord>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<u64>,
+    /// With `since` or `until`: the time the counters cover (see [`crate::CoveredWindow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::CoveredWindow>,
 }

@@ -90,6 +90,21 @@ pub struct Graph {
     pub nodes: Vec<GraphNode>,
     pub edges: Vec<GraphEdge>,
     pub groups: Vec<GraphGroup>,
+    /// With `since`: the time the counters cover, which is wider than asked when the
+    /// window reaches back past what the server holds by the minute (docs/server.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<CoveredWindow>,
+}
+
+/// The time a windowed answer's counters actually cover. A window older than the
+/// server's minute-by-minute memory is answered at hour granularity: its start moved
+/// back to the hour (and an old end forward to the hour's end), never narrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoveredWindow {
+    pub since: Timestamp,
+    /// Absent: up to now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
 }
 
 /// Filters of `GET /api/v1/graph`. Without any, every known workload is a node; with a

@@ -57,7 +57,7 @@ pub use audit::{AuditEntry, AuditPage, AuditQuery};
 pub use error::{ErrorBody, Health};
 pub use event::Event;
 pub use flow::{FlowBatch, FlowPage, FlowQuery, FlowRecord, IngestResult, IpProtocol, Verdict};
-pub use graph::{Graph, GraphEdge, GraphGroup, GraphNode, GraphQuery, NodeKind};
+pub use graph::{CoveredWindow, Graph, GraphEdge, GraphGroup, GraphNode, GraphQuery, NodeKind};
 pub use inventory::{
     AgentInfo, AgentReport, AgentStatus, DesiredQuery, DesiredState, Revision, SetMode,
     WorkloadInfo,

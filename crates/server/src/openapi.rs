@@ -81,6 +81,15 @@ fn obj(props: &[&str]) -> Value {
     json!({"type": "object", "properties": p})
 }
 
+/// What `window` in a graph or flow page says (only with `since`/`until`): old windows
+/// are answered by the hour, so the time covered can start earlier and end later.
+fn covered_window() -> Value {
+    json!({"type": "object",
+           "description": "the time the counters cover: the asked window, widened to whole hours where it is older than the server's minute-by-minute memory",
+           "properties": {"since": {"type": "string", "format": "date-time"},
+                          "until": {"type": "string", "format": "date-time", "description": "absent: up to now"}}})
+}
+
 pub fn document() -> Value {
     let ns = path("namespace", "the workload's namespace");
     let wl = path("name", "the workload's name");
@@ -100,10 +109,11 @@ pub fn document() -> Value {
                 "SelectingPolicy": obj(&["name", "kind", "ingress", "egress"]),
                 "Revision": obj(&["revision"]),
                 "FlowRecord": obj(&["source", "destination", "protocol", "port", "verdict", "rule", "packets", "bytes", "connections", "first_seen", "last_seen", "node"]),
-                "FlowPage": obj(&["records", "next_cursor"]),
+                "FlowPage": obj(&["records", "next_cursor", "window"]),
                 "FlowBatch": obj(&["instance", "sequence", "records", "dropped_records", "lost_events"]),
                 "IngestResult": obj(&["accepted", "duplicate", "edges"]),
-                "Graph": obj(&["nodes", "edges", "groups"]),
+                "Graph": obj(&["nodes", "edges", "groups", "window"]),
+                "CoveredWindow": covered_window(),
                 "PolicyInfo": obj(&["name", "kind", "version", "source", "file", "created_at", "updated_at", "author"]),
                 "ApplyRequest": obj(&["files", "dry_run"]),
                 "DeleteRequest": obj(&["names"]),

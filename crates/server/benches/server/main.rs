@@ -6,6 +6,7 @@
 //! Every ingest is committed to a file database (WAL, `synchronous = NORMAL`: durable
 //! against a killed process, see docs/server.md), as in production.
 
+mod old;
 mod work;
 
 use bulkhead_api::{GraphQuery, Timestamp};
@@ -218,6 +219,7 @@ fn main() -> Res<()> {
         writeln!(o, "| {name} | {} | {} |", ms(d.0), ms(d.1))?;
     }
     drop(core);
+    old::old_windows(dir.path(), total, &mut o)?;
 
     // Memory of a server restarted on that database, measured in a fresh process.
     let out = std::process::Command::new(std::env::current_exe()?)

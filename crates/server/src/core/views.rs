@@ -6,8 +6,8 @@ use crate::error::ServerError;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{self, Counters, EdgeFilter, EdgeRow};
 use bulkhead_api::{
-    AuditPage, AuditQuery, FlowPage, FlowQuery, Graph, GraphEdge, GraphGroup, GraphNode,
-    GraphQuery, NodeKind, Timestamp,
+    AuditPage, AuditQuery, CoveredWindow, FlowPage, FlowQuery, Graph, GraphEdge, GraphGroup,
+    GraphNode, GraphQuery, NodeKind, Timestamp,
 };
 use bulkhead_policy::WorkloadId;
 use petgraph::stable_graph::EdgeIndex;
@@ -31,7 +31,7 @@ impl Core {
             limit: Some(limit + 1),
             violations: false,
         };
-        let mut rows = edge_rows(&self.lock(), &filter)?;
+        let (mut rows, window) = edge_rows_covered(&self.lock(), &filter)?;
         let next_cursor = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map(|r| r.id)
@@ -45,6 +45,7 @@ impl Core {
         Ok(FlowPage {
             records: records.collect(),
             next_cursor,
+            window,
         })
     }
 
@@ -57,16 +58,20 @@ impl Core {
                     .as_deref()
                     .is_none_or(|ns| in_ns(&e.source, ns) || in_ns(&e.destination, ns))
         };
-        let edges = match q.since.map(|s| s.resolve(Timestamp::now())) {
+        let (edges, covered) = match q.since.map(|s| s.resolve(Timestamp::now())) {
             Some(since) => {
                 let sums = window(&state, since.millis(), i64::MAX)?;
-                state
-                    .graph
-                    .edges_with(q.workload.as_deref(), |i, e| sums.get(i, e.id), keep)
+                let edges =
+                    state
+                        .graph
+                        .edges_with(q.workload.as_deref(), |i, e| sums.get(i, e.id), keep);
+                (edges, Some(sums.covered()))
             }
-            None => state.graph.edges(q.workload.as_deref(), keep),
+            None => (state.graph.edges(q.workload.as_deref(), keep), None),
         };
-        Ok(self.assemble(&state, q, edges))
+        let mut graph = self.assemble(&state, q, edges);
+        graph.window = covered;
+        Ok(graph)
     }
 
     /// Nodes and groups around `edges`: every workload when unfiltered, otherwise the
@@ -99,6 +104,7 @@ impl Core {
             nodes,
             edges,
             groups: groups.into_values().collect(),
+            window: None,
         }
     }
 
@@ -205,13 +211,22 @@ pub(super) fn page_size(
 /// The edges passing `f`: whole totals from the graph, a window from the recent buckets
 /// in memory and, for its minutes older than memory holds, from the store.
 pub(super) fn edge_rows(state: &State, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow>, ServerError> {
+    Ok(edge_rows_covered(state, f)?.0)
+}
+
+/// [`edge_rows`], and the time a window's counters cover (None without a window).
+fn edge_rows_covered(
+    state: &State,
+    f: &EdgeFilter<'_>,
+) -> Result<(Vec<EdgeRow>, Option<CoveredWindow>), ServerError> {
     if f.since.is_none() && f.until.is_none() {
-        return Ok(state.graph.rows(f, |_, e| Some(e.counters)));
+        return Ok((state.graph.rows(f, |_, e| Some(e.counters)), None));
     }
     let since = f.since.map_or(0, Timestamp::millis);
     let until = f.until.map_or(i64::MAX, Timestamp::millis);
     let sums = window(state, since, until)?;
-    Ok(state.graph.rows(f, |i, e| sums.get(i, e.id)))
+    let rows = state.graph.rows(f, |i, e| sums.get(i, e.id));
+    Ok((rows, Some(sums.covered())))
 }
 
 /// Each edge's counters over a window: memory's part by edge index, the store's (the
@@ -219,9 +234,19 @@ pub(super) fn edge_rows(state: &State, f: &EdgeFilter<'_>) -> Result<Vec<EdgeRow
 struct Window {
     memory: Vec<Option<Counters>>,
     stored: Vec<Option<Counters>>,
+    /// The window covered, ms: as asked, or widened to hours by the store's part.
+    covered: (i64, i64),
 }
 
 impl Window {
+    fn covered(&self) -> CoveredWindow {
+        let (since, until) = self.covered;
+        CoveredWindow {
+            since: Timestamp(since),
+            until: (until != i64::MAX).then_some(Timestamp(until)),
+        }
+    }
+
     fn get(&self, idx: EdgeIndex, id: u64) -> Option<Counters> {
         let m = self.memory.get(idx.index()).copied().flatten();
         let s = usize::try_from(id)
@@ -239,7 +264,7 @@ impl Window {
 
 fn window(state: &State, since: i64, until: i64) -> Result<Window, ServerError> {
     let memory = state.recent.window(since, until, state.graph.edge_bound());
-    let stored = match state.recent.horizon() {
+    let (stored, covered) = match state.recent.horizon() {
         Some(from) if since.div_euclid(MINUTE_MS) < from => store::stored_window(
             state.store.conn(),
             (since, until),
@@ -247,9 +272,13 @@ fn window(state: &State, since: i64, until: i64) -> Result<Window, ServerError> 
             state.folded,
             state.graph.next_id() as usize,
         )?,
-        _ => Vec::new(),
+        _ => (Vec::new(), (since, until)),
     };
-    Ok(Window { memory, stored })
+    Ok(Window {
+        memory,
+        stored,
+        covered,
+    })
 }
 
 pub(super) fn edge(r: EdgeRow) -> GraphEdge {

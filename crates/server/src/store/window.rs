@@ -39,51 +39,60 @@ pub struct EdgeFilter<'a> {
     pub violations: bool,
 }
 
-/// Each edge's counters over the window `[since, until]` (ms), by edge id (`bound` ids),
-/// from the minutes at or before `last` (the caller has the later ones in memory), as
-/// the buckets would give them: a bucket counts if its minute is in the window and its
-/// traffic overlaps it. Only the window's first and last minutes need that overlap test;
-/// the minutes between are summed from the coarsest rollups that cover them exactly.
+/// A time span in ms, both ends included (`i64::MAX`: up to now).
+pub type Span = (i64, i64);
+
+/// Each edge's counters over the part of the window `[since, until]` (ms) at or before
+/// minute `last` (the caller has the later minutes in memory), by edge id (`bound` ids),
+/// and the window that part actually covers.
+///
+/// Old windows are answered at hour granularity, like a time-series store answers old
+/// ranges from its downsampled data: the window's start is moved back to its hour's
+/// start and, when its end is old too, its end forward to its hour's end (or `last`).
+/// So the store reads one hour or day rollup row per edge and period instead of the
+/// minute buckets of the two partial hours at the ends (a window's start is usually
+/// "now minus a duration", never on the hour): docs/server.md. The answer says so.
 pub fn stored_window(
     conn: &Connection,
     (since, until): (i64, i64),
     last: i64,
     folded: i64,
     bound: usize,
-) -> Result<Vec<Option<Counters>>, ServerError> {
+) -> Result<(Vec<Option<Counters>>, Span), ServerError> {
     let mut sums = vec![None; bound];
     let (m0, m1) = (since.div_euclid(MINUTE_MS), until.div_euclid(MINUTE_MS));
-    let hi = m1.min(last);
-    if m0 > hi {
-        return Ok(sums);
+    let lo = m0.div_euclid(rollup::HOUR) * rollup::HOUR;
+    let (hi, covered_until) = if m1 <= last {
+        let hi = ((m1.div_euclid(rollup::HOUR) + 1) * rollup::HOUR - 1).min(last);
+        (hi, (hi + 1) * MINUTE_MS - 1)
+    } else {
+        (last, until)
+    };
+    let covered = (lo * MINUTE_MS, covered_until);
+    if lo > hi {
+        return Ok((sums, (since, until)));
     }
-    edge_minute(conn, m0, (since, until), &mut sums)?;
-    if m1 != m0 && m1 <= last {
-        edge_minute(conn, m1, (since, until), &mut sums)?;
+    let f = hi.min(folded);
+    if lo <= f {
+        if f == folded {
+            // The hour row of the hour being folded holds exactly its folded minutes:
+            // the whole hours before it from the coarsest rollups, then that row.
+            let frontier = folded.div_euclid(rollup::HOUR);
+            rollup::sum_rolled(conn, lo, frontier * rollup::HOUR - 1, &mut sums)?;
+            rollup::sum_range(conn, "edge_hours", "hour", frontier, frontier, &mut sums)?;
+        } else {
+            // Ends before the fold: whole hours, or minutes where `last` cuts an hour.
+            rollup::sum_rolled(conn, lo, f, &mut sums)?;
+        }
     }
-    let (a, b) = (m0 + 1, hi.min(m1 - 1));
-    rollup::sum_rolled(conn, a, b.min(folded), &mut sums)?;
+    // Minutes not folded yet are only in the buckets.
     rollup::sum_range(
         conn,
         "edge_buckets",
         "bucket",
-        a.max(folded + 1),
-        b,
+        lo.max(folded + 1),
+        hi,
         &mut sums,
     )?;
-    Ok(sums)
-}
-
-/// The buckets of one minute at an end of the window whose traffic overlaps it.
-fn edge_minute(
-    conn: &Connection,
-    minute: i64,
-    (since, until): (i64, i64),
-    sums: &mut [Option<Counters>],
-) -> Result<(), ServerError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT edge, packets, bytes, connections, first_seen, last_seen FROM edge_buckets
-         WHERE bucket = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
-    )?;
-    rollup::add_rows(stmt.query([minute, since, until])?, sums)
+    Ok((sums, covered))
 }

@@ -77,15 +77,24 @@ fn graph_held_one_edge_twice_when_a_learned_flow_later_got_a_baseline_rule() {
 fn totals_and_windows_survive_restarts_across_folded_and_open_minutes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("b.db");
-    let windows = [T, T + 3 * MIN, T + 9 * MIN];
+    // The hour of T first: a server answering from the store answers every window
+    // below as that one (old windows are read by the hour).
+    let hour = T - T.rem_euclid(60 * MIN);
+    let windows = [hour, T, T + 3 * MIN, T + 9 * MIN];
+    let window = |core: &Core, since: i64| {
+        let q = GraphQuery {
+            since: Some(TimeBound::At(Timestamp(since))),
+            ..GraphQuery::default()
+        };
+        let g = graph(core, q);
+        (g.edges, g.window.unwrap().since.millis())
+    };
     let snapshot = |core: &Core| {
         let mut all = vec![graph(core, GraphQuery::default()).edges];
         for since in windows {
-            let q = GraphQuery {
-                since: Some(TimeBound::At(Timestamp(since))),
-                ..GraphQuery::default()
-            };
-            all.push(graph(core, q).edges);
+            let (edges, covered) = window(core, since);
+            assert_eq!(covered, since, "memory answers by the minute");
+            all.push(edges);
         }
         all
     };
@@ -103,12 +112,16 @@ fn totals_and_windows_survive_restarts_across_folded_and_open_minutes() {
         snapshot(&core)
     };
     assert_eq!(before[0].len(), 5);
-    assert!(before[2].len() < before[1].len(), "{before:?}");
+    assert!(before[3].len() < before[2].len(), "{before:?}");
     let core = open(&db, 1 << 20);
     assert_eq!(snapshot(&core), before);
-    // A server with little memory answers the same from the store.
+    // A server with little memory answers from the store, by the hour: the same as
+    // memory did for the hour every window starts in.
     let core = open(&db, 1);
-    assert_eq!(snapshot(&core), before);
+    assert_eq!(graph(&core, GraphQuery::default()).edges, before[0]);
+    for since in windows {
+        assert_eq!(window(&core, since), (before[1].clone(), hour), "{since}");
+    }
 }
 
 /// The recent buckets in memory answer windows exactly as the store does.
@@ -162,16 +175,31 @@ fn windows_from_memory_match_the_store() {
                 ..GraphQuery::default()
             },
         ] {
-            let (a, b) = (graph(&memory, q.clone()), graph(&store_only, q.clone()));
+            // The store answers by the hour: memory over the window it covered.
+            let b = graph(&store_only, q.clone());
+            let covered = b.window.unwrap();
+            assert_eq!(covered.since.millis() % (60 * MIN), 0, "{covered:?}");
+            let q = GraphQuery {
+                since: Some(TimeBound::At(covered.since)),
+                ..q
+            };
+            let a = graph(&memory, q.clone());
             assert!(!a.edges.is_empty(), "{q:?}");
             assert_eq!(a.edges, b.edges, "{q:?}");
+            assert_eq!(a.window, Some(covered), "memory covers what was asked");
         }
         let fq = FlowQuery {
             since,
             limit: Some(7),
             ..FlowQuery::default()
         };
-        assert_eq!(flows(&memory, fq.clone()), flows(&store_only, fq));
+        let b = flows(&store_only, fq.clone());
+        let covered = b.window.unwrap();
+        let fq = FlowQuery {
+            since: Some(TimeBound::At(covered.since)),
+            ..fq
+        };
+        assert_eq!(flows(&memory, fq), b);
     }
 }
 

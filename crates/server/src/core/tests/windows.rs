@@ -21,6 +21,20 @@ fn graph(core: &Core, since: i64) -> Vec<bulkhead_api::GraphEdge> {
     }
 }
 
+fn graph_covered(
+    core: &Core,
+    since: i64,
+) -> (Vec<bulkhead_api::GraphEdge>, bulkhead_api::CoveredWindow) {
+    let q = GraphQuery {
+        since: Some(TimeBound::At(Timestamp(since))),
+        ..GraphQuery::default()
+    };
+    match core.execute(Some(&admin()), Command::Graph(q)).unwrap() {
+        Outcome::Graph(g) => (g.edges, g.window.unwrap()),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 /// The graph takes no `until`: flow pages do, with the same counters.
 fn page(core: &Core, since: i64, until: i64) -> FlowPage {
     let q = FlowQuery {
@@ -95,17 +109,43 @@ fn windows_read_from_rollups_match_memory_across_hours_and_days() {
         D0 + 2 * DAY - 7 * MIN,
     ];
     for since in starts {
-        let a = graph(&memory, since);
-        assert!(!a.is_empty(), "{since}");
-        assert_eq!(a, graph(&stored, since), "since {since}");
+        // Old windows are answered by the hour: the same as memory's minute-exact
+        // answer over the window the answer says it covers, its start on the hour.
+        let (edges, covered) = graph_covered(&stored, since);
+        let hour = since.div_euclid(HOUR) * HOUR;
+        assert_eq!(covered.since, Timestamp(hour), "since {since}");
+        assert_eq!(covered.until, None);
+        let (exact, asked) = graph_covered(&memory, hour);
+        assert_eq!(asked.since, Timestamp(hour), "memory answers minute-exact");
+        assert!(!exact.is_empty(), "{since}");
+        assert_eq!(exact, edges, "since {since}");
+        if since == hour {
+            assert_eq!(graph(&memory, since), edges, "hour-aligned {since}");
+        }
         for until in [
             since + 3 * HOUR + 1,
             since + DAY + 61 * MIN,
             since + 2 * DAY,
+            hour + 3 * HOUR - 1,
         ] {
-            let a = page(&memory, since, until);
-            assert!(!a.records.is_empty(), "{since}..{until}");
-            assert_eq!(a, page(&stored, since, until), "{since}..{until}");
+            let got = page(&stored, since, until);
+            let w = got.window.unwrap();
+            assert_eq!(w.since, Timestamp(hour), "{since}..{until}");
+            // An old end moves to its hour's end (the last minute the store holds at
+            // most); an end in memory's minutes stays.
+            let end = until.div_euclid(HOUR) * HOUR + HOUR - 1;
+            let w_until = w.until.unwrap().millis();
+            assert!(
+                w_until == until || w_until == end,
+                "{since}..{until}: {w:?}"
+            );
+            let want = page(&memory, hour, w_until);
+            assert!(!want.records.is_empty(), "{since}..{until}");
+            assert_eq!(want.records, got.records, "{since}..{until}");
+            if since == hour && (until + 1) % HOUR == 0 {
+                assert_eq!(w_until, until, "an hour-aligned window is not widened");
+                assert_eq!(page(&memory, since, until).records, got.records);
+            }
         }
     }
 }
@@ -202,14 +242,14 @@ fn a_version_2_database_gets_rollups_of_its_folded_minutes() {
         let Outcome::Graph(g) = core.execute(Some(&admin()), Command::Graph(q)).unwrap() else {
             panic!("not a graph")
         };
-        (graph(&core, D0 - 3 * HOUR - 17 * MIN), g.edges)
+        (graph(&core, D0 - 3 * HOUR), g.edges)
     };
     let conn = Connection::open(&db).unwrap();
     conn.execute_batch("DROP TABLE edge_hours; DROP TABLE edge_days; PRAGMA user_version = 2;")
         .unwrap();
     drop(conn);
     let core = open(&db, 1, None);
-    assert_eq!(graph(&core, D0 - 3 * HOUR - 17 * MIN), before);
+    assert_eq!(graph(&core, D0 - 3 * HOUR), before);
     let Outcome::Graph(g) = core
         .execute(Some(&admin()), Command::Graph(GraphQuery::default()))
         .unwrap()
