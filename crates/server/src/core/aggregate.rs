@@ -6,7 +6,6 @@ use crate::error::ServerError;
 use crate::graph::Names;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{Counters, FlowWrite};
-use bulkhead_api::wire::RecordView;
 use bulkhead_api::{FlowRecord, IpProtocol, Timestamp, Verdict};
 use foldhash::{HashMap, HashMapExt};
 use serde::Deserialize;
@@ -33,26 +32,6 @@ impl<'a> From<&'a FlowRecord> for Rec<'a> {
             port: r.port,
             verdict: r.verdict,
             rule: r.rule.as_deref(),
-            counters: Counters {
-                packets: r.packets,
-                bytes: r.bytes,
-                connections: r.connections,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-            },
-        }
-    }
-}
-
-impl<'a> Rec<'a> {
-    pub fn from_view(b: &bulkhead_api::wire::BatchView<'a>, r: &RecordView) -> Self {
-        Rec {
-            source: b.str(r.source),
-            destination: b.str(r.destination),
-            protocol: r.protocol,
-            port: r.port,
-            verdict: r.verdict,
-            rule: r.rule.map(|i| b.str(i)),
             counters: Counters {
                 packets: r.packets,
                 bytes: r.bytes,
@@ -91,6 +70,39 @@ pub(super) struct Sums<'a> {
     pub minutes: Minutes,
     /// The rule of the most recent record (the later one on equal times).
     pub rule: Option<&'a str>,
+    /// Indexes of the names in a binary batch's string table: the server resolves each
+    /// once per batch instead of hashing the names of every edge (`wire_sums`).
+    pub refs: Option<Refs>,
+}
+
+/// Where an edge's names are in a binary batch's string table (the rule: most recent).
+#[derive(Clone, Copy)]
+pub(super) struct Refs {
+    pub source: u32,
+    pub destination: u32,
+    pub rule: Option<u32>,
+}
+
+impl Sums<'_> {
+    pub fn new(first: usize) -> Self {
+        Sums {
+            first,
+            total: Counters::EMPTY,
+            minutes: Minutes::default(),
+            rule: None,
+            refs: None,
+        }
+    }
+
+    /// Adds one record's counters; true if it is the edge's most recent so far (its
+    /// rule is the edge's then).
+    pub fn add(&mut self, c: &Counters) -> bool {
+        let newest = c.last_seen >= self.total.last_seen;
+        self.total.add(c);
+        self.minutes
+            .add(c.last_seen.millis().div_euclid(MINUTE_MS), c);
+        newest
+    }
 }
 
 /// An edge's minutes in a batch: a batch rarely spans more than two, so two are kept
@@ -227,29 +239,7 @@ pub(super) fn aggregate<'a>(
 ) -> Result<HashMap<Key<'a>, Sums<'a>>, ServerError> {
     let mut sums: HashMap<Key<'a>, Sums<'a>> = HashMap::with_capacity(records.len().min(1 << 16));
     for (i, r) in records.iter().enumerate() {
-        if r.source.is_empty() || r.destination.is_empty() {
-            let field = if r.source.is_empty() {
-                "source"
-            } else {
-                "destination"
-            };
-            return Err(ServerError::invalid(format!(
-                "records[{i}].{field}: must not be empty"
-            )));
-        }
-        let c = r.counters;
-        // Minutes, hours and days are numbered from the epoch; nothing is seen before it
-        // (JSON cannot say so, the binary body could).
-        if c.first_seen.millis() < 0 {
-            return Err(ServerError::invalid(format!(
-                "records[{i}].first_seen: is before 1970"
-            )));
-        }
-        if c.last_seen < c.first_seen {
-            return Err(ServerError::invalid(format!(
-                "records[{i}].last_seen: is before first_seen"
-            )));
-        }
+        check(i, r.source, r.destination, &r.counters)?;
         let key = Key {
             source: r.source,
             destination: r.destination,
@@ -257,20 +247,44 @@ pub(super) fn aggregate<'a>(
             port: r.port,
             verdict: r.verdict,
         };
-        let minute = c.last_seen.millis().div_euclid(MINUTE_MS);
-        let s = sums.entry(key).or_insert_with(|| Sums {
-            first: i,
-            total: Counters::EMPTY,
-            minutes: Minutes::default(),
-            rule: r.rule,
-        });
-        if c.last_seen >= s.total.last_seen {
+        let s = sums.entry(key).or_insert_with(|| Sums::new(i));
+        if s.add(&r.counters) {
             s.rule = r.rule;
         }
-        s.total.add(&c);
-        s.minutes.add(minute, &c);
     }
     Ok(sums)
+}
+
+/// A record's refusals: empty names, times before 1970 or running backwards.
+pub(super) fn check(
+    i: usize,
+    source: &str,
+    destination: &str,
+    c: &Counters,
+) -> Result<(), ServerError> {
+    if source.is_empty() || destination.is_empty() {
+        let field = if source.is_empty() {
+            "source"
+        } else {
+            "destination"
+        };
+        return Err(ServerError::invalid(format!(
+            "records[{i}].{field}: must not be empty"
+        )));
+    }
+    // Minutes, hours and days are numbered from the epoch; nothing is seen before it
+    // (JSON cannot say so, the binary body could).
+    if c.first_seen.millis() < 0 {
+        return Err(ServerError::invalid(format!(
+            "records[{i}].first_seen: is before 1970"
+        )));
+    }
+    if c.last_seen < c.first_seen {
+        return Err(ServerError::invalid(format!(
+            "records[{i}].last_seen: is before first_seen"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn record(k: &Key<'_>, s: &Sums<'_>, node: &str) -> FlowRecord {

@@ -12,6 +12,7 @@ use super::Core;
 use super::aggregate::{BatchJson, BatchMeta, Key, Namer, Rec, Sums, aggregate, record};
 use super::inventory::{check_node, empty_agent};
 use super::retention;
+use super::wire::{Resolved, wire_sums};
 use crate::error::ServerError;
 use crate::graph::recent::MINUTE_MS;
 use crate::store::{self, Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge};
@@ -56,18 +57,14 @@ impl Core {
         check_node(node)?;
         let view =
             bulkhead_api::wire::decode(body).map_err(|e| ServerError::invalid(e.to_string()))?;
-        let records: Vec<Rec<'_>> = view
-            .records
-            .iter()
-            .map(|r| Rec::from_view(&view, r))
-            .collect();
         let meta = BatchMeta {
             instance: view.instance.map(str::to_string),
             sequence: view.sequence,
             dropped_records: view.dropped_records,
             lost_events: view.lost_events,
         };
-        self.ingest_records(node, meta, &records)
+        let sums = wire_sums(&view)?;
+        self.ingest_sums(node, meta, sums, view.records.len() as u64)
     }
 
     pub(super) fn ingest_records(
@@ -77,9 +74,19 @@ impl Core {
         records: &[Rec<'_>],
     ) -> Result<IngestResult, ServerError> {
         check_node(node)?;
-        let mut sums: Vec<(Key<'_>, Sums<'_>)> = aggregate(records)?.into_iter().collect();
+        let sums = aggregate(records)?.into_iter().collect();
+        self.ingest_sums(node, meta, sums, records.len() as u64)
+    }
+
+    /// A batch summed per edge: stored, then added to the graph and the recent buckets.
+    fn ingest_sums(
+        &self,
+        node: &str,
+        meta: BatchMeta,
+        mut sums: Vec<(Key<'_>, Sums<'_>)>,
+        count: u64,
+    ) -> Result<IngestResult, ServerError> {
         sums.sort_unstable_by_key(|(_, s)| s.first);
-        let count = records.len() as u64;
 
         let mut state = self.lock();
         let mut agent = state
@@ -114,10 +121,13 @@ impl Core {
         let names = &state.graph.names;
         let node_id = namer.id(names, node, &mut write);
         let mut ids = Vec::with_capacity(sums.len());
+        let mut resolved = Resolved::default();
         for (k, s) in &sums {
-            let src = namer.id(names, k.source, &mut write);
-            let dst = namer.id(names, k.destination, &mut write);
-            let rule = s.rule.map_or(0, |r| namer.id(names, r, &mut write));
+            let refs = s.refs;
+            let mut id = |index, name| resolved.id(&mut namer, names, (index, name), &mut write);
+            let src = id(refs.map(|r| r.source), k.source);
+            let dst = id(refs.map(|r| r.destination), k.destination);
+            let rule = s.rule.map_or(0, |r| id(refs.and_then(|x| x.rule), r));
             ids.push((src, dst, rule));
         }
         let mut found: Vec<Planned> = Vec::with_capacity(sums.len());

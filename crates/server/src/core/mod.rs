@@ -23,6 +23,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod views;
+mod wire;
 
 pub use auth::{Caller, generate_token, hash_token};
 pub use split::split_documents;

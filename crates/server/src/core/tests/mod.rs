@@ -6,6 +6,7 @@ mod inventory;
 mod learn;
 mod policies;
 mod windows;
+mod wire;
 
 use super::*;
 use bulkhead_api::{AgentStatus, Change, FlowRecord, IpProtocol, PolicyFile, Timestamp, Verdict};
