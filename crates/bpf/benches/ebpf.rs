@@ -194,7 +194,11 @@ fn throughput(report: &mut String, topo: &mut Topo, small: &Size, large: &Size, 
             let applied = t.elapsed();
             // The firewall must really be in the path: the policy denies client →
             // server on another port, which passes only without a firewall.
-            let open = topo.reaches(DENIED_PORT);
+            let open = if v == 0 {
+                topo.wait_unfiltered(DENIED_PORT)
+            } else {
+                topo.reaches(DENIED_PORT)
+            };
             assert_eq!(open, v == 0, "{name}: port {DENIED_PORT} open = {open}");
             gbits[v].push(topo.iperf(PORT, IPERF_SECS));
             conns[v].push(topo.connection_rate(PORT));

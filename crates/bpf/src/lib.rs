@@ -111,10 +111,12 @@ impl Error {
         }
     }
     pub(crate) fn map(what: impl Into<String>, source: aya::maps::MapError) -> Error {
-        Error::Map {
-            what: what.into(),
-            source,
+        // aya's message names the failed call but not the kernel's reason: add it.
+        let mut what = what.into();
+        if let aya::maps::MapError::SyscallError(e) = &source {
+            what = format!("{what} ({})", e.io_error);
         }
+        Error::Map { what, source }
     }
     pub(crate) fn program(what: impl Into<String>, source: aya::programs::ProgramError) -> Error {
         Error::Program {

@@ -187,12 +187,35 @@ fn policy_diff(
     }
     for (k, v) in want {
         if cur.get(k) != Some(v) {
-            maps.policy
-                .insert(policy_key(slot, id, k), v, 0)
+            insert_retrying(|| maps.policy.insert(policy_key(slot, id, k), v, 0))
                 .map_err(|e| Error::map("write BH_POLICY", e))?;
             cur.insert(*k, *v);
             n.written += 1;
         }
     }
     Ok(())
+}
+
+/// How often an insert that found no free element is tried again.
+const NOMEM_RETRIES: u32 = 200;
+
+/// Runs `insert` again after a short pause when it fails with `ENOMEM`. The policy map
+/// is not preallocated: the kernel hands out elements from per-CPU caches that it
+/// refills asynchronously, so a burst of a hundred thousand inserts (a node's first
+/// apply) can find the cache empty for a moment although memory is plentiful.
+fn insert_retrying(
+    mut insert: impl FnMut() -> Result<(), aya::maps::MapError>,
+) -> Result<(), aya::maps::MapError> {
+    let mut tries = 0;
+    loop {
+        match insert() {
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::ENOMEM) && tries < NOMEM_RETRIES =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            r => return r,
+        }
+    }
 }

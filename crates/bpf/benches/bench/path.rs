@@ -76,6 +76,10 @@ fn rounds(topo: &Topo, rounds: usize) -> Vec<(f64, f64)> {
 pub fn measure(report: &mut String, topo: &Topo, program: &Program) -> Firm {
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load_start = load();
+    assert!(
+        topo.wait_unfiltered(DENIED_PORT),
+        "the previous section's programs are out of the path"
+    );
     eprintln!("throughput A/A (nothing applied)");
     let aa = rounds(topo, AA_ROUNDS);
     let mut dp = EbpfDataplane::open(&topo.node.name).expect("ebpf open");

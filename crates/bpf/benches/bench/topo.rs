@@ -228,6 +228,20 @@ impl Topo {
         self.reaches_on(Pair::Real, port)
     }
 
+    /// Waits (up to a minute) until nothing stops the real pair on `port`: after a
+    /// large program is removed, the kernel releases its thousands of links in the
+    /// background, and until then the old programs may still be in the path.
+    pub fn wait_unfiltered(&self, port: u16) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.reaches(port) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
     /// [`reaches`](Self::reaches) between the workloads of `pair`.
     pub fn reaches_on(&self, pair: Pair, port: u16) -> bool {
         let (client, server, ip) = self.pair(pair);
