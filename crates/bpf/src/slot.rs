@@ -219,3 +219,39 @@ fn insert_retrying(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::insert_retrying;
+    use aya::maps::MapError;
+    use aya::sys::SyscallError;
+
+    fn failed(errno: i32) -> MapError {
+        MapError::SyscallError(SyscallError {
+            call: "bpf_map_update_elem",
+            io_error: std::io::Error::from_raw_os_error(errno),
+        })
+    }
+
+    #[test]
+    fn enomem_is_retried_and_other_errors_are_not() {
+        let mut calls = 0;
+        let r = insert_retrying(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(failed(libc::ENOMEM))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(r.is_ok());
+        assert_eq!(calls, 3);
+        let mut calls = 0;
+        let r = insert_retrying(|| {
+            calls += 1;
+            Err(failed(libc::E2BIG))
+        });
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
+}
