@@ -181,13 +181,20 @@ fn main() -> Res<()> {
     let windowed = timed(3, || {
         Ok(core.execute(Some(&admin()), Command::Graph(window.clone()))?)
     })?;
-    // The same window from the store, as a server whose memory bound is exceeded.
+    // The same window with no minutes in memory (its bound exceeded): by the hour, from
+    // the hours in memory, then with none of those either (the store's rollups).
     let small = work::core_with(&main_db, 0)?;
     inventory(&small)?;
     let stored = timed(3, || {
         Ok(small.execute(Some(&admin()), Command::Graph(window.clone()))?)
     })?;
     drop(small);
+    let bare = work::core_with_hours(&main_db, 0, 0)?;
+    inventory(&bare)?;
+    let rolled = timed(3, || {
+        Ok(bare.execute(Some(&admin()), Command::Graph(window.clone()))?)
+    })?;
+    drop(bare);
     let page = bulkhead_api::FlowQuery {
         workload: Some(workload_id(42)),
         ..Default::default()
@@ -211,8 +218,12 @@ fn main() -> Res<()> {
             windowed,
         ),
         (
-            "the same window from SQLite (memory bound exceeded)",
+            "the same window, no minutes in memory (bound exceeded): by the hour, hours in memory",
             stored,
+        ),
+        (
+            "the same window, no hours in memory either: the store's rollups and unfolded buckets",
+            rolled,
         ),
         ("flows of one workload (from memory)", flows),
     ] {

@@ -4,7 +4,9 @@
 //! (the store's path) and by one holding them all (memory, minute-exact).
 
 use super::{BATCH, Res};
-use crate::work::{admin, batches, core_at, core_with, ingest, inventory, ms, timed};
+use crate::work::{
+    admin, batches, core_at, core_with, core_with_hours, ingest, inventory, ms, timed,
+};
 use bulkhead_api::{GraphQuery, TimeBound, Timestamp};
 use bulkhead_server::core::{Command, Core, Outcome};
 use std::fmt::Write as _;
@@ -42,11 +44,14 @@ pub fn old_windows(dir: &Path, total: usize, o: &mut String) -> Res<()> {
             ingest(&core, b)?;
         }
     }
-    // Restarted: one with memory for all the minutes, one for the newest batch's only.
+    // Restarted: one with memory for all the minutes, one for the newest batch's only
+    // (and the hours in memory), one with no hours in memory either (the store's).
     let memory = core_at(&db)?;
     let small = core_with(&db, BATCH)?;
+    let bare = core_with_hours(&db, BATCH, 0)?;
     inventory(&memory)?;
     inventory(&small)?;
+    inventory(&bare)?;
     // Mid-hour, 7.5 minutes after the first batch (never on the hour), and on the hour.
     let mid = first + 7 * MIN + 30_000;
     let aligned = mid - mid.rem_euclid(HOUR) + HOUR;

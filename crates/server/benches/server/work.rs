@@ -98,14 +98,33 @@ pub fn rate(n: usize, d: Duration) -> String {
     format!("{:.0}", n as f64 / d.as_secs_f64())
 }
 
+/// A default core; `BULKHEAD_BENCH_HOURS=N` bounds its hours in memory (what keeping
+/// them costs ingest: compare runs with `BULKHEAD_BENCH_ONLY=core`).
 pub fn core_at(db: &Path) -> Res<Core> {
-    Ok(Core::new(Store::open(db)?, TOKEN, CoreOptions::default())?)
+    let mut options = CoreOptions::default();
+    if let Some(n) = std::env::var("BULKHEAD_BENCH_HOURS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.recent_hours = n;
+    }
+    Ok(Core::new(Store::open(db)?, TOKEN, options)?)
 }
 
 /// A core keeping at most `recent` buckets in memory.
 pub fn core_with(db: &Path, recent: usize) -> Res<Core> {
     let options = CoreOptions {
         recent_buckets: recent,
+        ..CoreOptions::default()
+    };
+    Ok(Core::new(Store::open(db)?, TOKEN, options)?)
+}
+
+/// A core keeping at most `recent` minute and `hours` hour entries in memory.
+pub fn core_with_hours(db: &Path, recent: usize, hours: usize) -> Res<Core> {
+    let options = CoreOptions {
+        recent_buckets: recent,
+        recent_hours: hours,
         ..CoreOptions::default()
     };
     Ok(Core::new(Store::open(db)?, TOKEN, options)?)

@@ -247,10 +247,12 @@ impl Core {
             };
             for (m, c) in s.minutes.iter() {
                 state.recent.add(e, *m, c);
+                state.hours.add(e, m.div_euclid(60), c);
             }
             touched.push(e);
         }
         state.recent.trim();
+        state.hours.trim();
         state.agents.insert(node.to_string(), agent);
         for ((k, s), planned) in sums.iter().zip(&found) {
             let new_edge = matches!(planned, Planned::New(_));

@@ -23,6 +23,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod views;
+mod window;
 mod wire;
 
 pub use auth::{Caller, generate_token, hash_token};
@@ -142,6 +143,10 @@ pub struct CoreOptions {
     /// How many (edge, minute) buckets to keep in memory for time-window graphs (about
     /// 100 bytes each); windows reaching further back are read from the store.
     pub recent_buckets: usize,
+    /// How many (edge, hour) sums to keep in memory (about 100 bytes each): the part of
+    /// a window older than the minutes in memory is read from them, by the hour; what
+    /// reaches further back is read from the store's hour and day rollups.
+    pub recent_hours: usize,
     /// How long per-minute flow buckets and their hour and day rollups are kept (at least
     /// a day; pruned in whole UTC days); None keeps them forever. Edges and their
     /// whole-history totals are kept either way.
@@ -153,6 +158,7 @@ impl Default for CoreOptions {
         CoreOptions {
             default_mode: Mode::default(),
             recent_buckets: crate::graph::recent::DEFAULT_CAP,
+            recent_hours: crate::graph::recent::DEFAULT_HOURS_CAP,
             retention: None,
         }
     }
@@ -178,7 +184,7 @@ impl Core {
                 as_seconds(r)
             )));
         }
-        let mut state = State::load(store, options.recent_buckets)?;
+        let mut state = State::load(store, options.recent_buckets, options.recent_hours)?;
         // A server that was down for a while prunes at start, not at its first batch.
         retention::prune_now(&mut state, options.retention)?;
         let revision = crate::store::revision(state.store.conn())?;

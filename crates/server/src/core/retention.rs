@@ -41,6 +41,7 @@ pub fn prune_now(state: &mut State, retention: Option<Duration>) -> Result<(), S
 pub fn pruned(state: &mut State, to: i64) {
     state.pruned = to;
     state.recent.forget_before(to);
+    state.hours.forget_before(to.div_euclid(60));
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct State {
     pub graph: FlowGraph,
     /// The latest per-minute buckets, by graph edge index.
     pub recent: Recent,
+    /// The latest hours' sums of every minute (folded or not), by graph edge index.
+    pub hours: Recent,
     /// The last minute folded into the edge rows (store::fold).
     pub folded: i64,
     /// Buckets and rollups before this minute are pruned (retention); i64::MIN: none yet.
@@ -34,7 +36,11 @@ pub struct State {
 }
 
 impl State {
-    pub fn load(store: Store, recent_buckets: usize) -> Result<State, ServerError> {
+    pub fn load(
+        store: Store,
+        recent_buckets: usize,
+        hours_cap: usize,
+    ) -> Result<State, ServerError> {
         let conn = store.conn();
         let mut graph = FlowGraph::default();
         for (id, name) in store::load_names(conn)? {
@@ -46,6 +52,7 @@ impl State {
         }
         let recent = load_recent(conn, &index, recent_buckets)?;
         let folded = store::folded_through(conn)?;
+        let hours = load_hours(conn, &index, hours_cap, folded)?;
         let workloads = store::load_workloads(conn)?
             .into_iter()
             .map(|(w, last_seen)| {
@@ -72,6 +79,7 @@ impl State {
             store,
             graph,
             recent,
+            hours,
             folded,
             pruned: i64::MIN,
             workloads,
@@ -104,6 +112,47 @@ fn load_recent(
         }
     }
     Ok(recent)
+}
+
+/// The newest hours that fit in `cap` entries: their folded minutes from the hour rows,
+/// the rest from the buckets not folded yet.
+fn load_hours(
+    conn: &rusqlite::Connection,
+    index: &HashMap<u64, EdgeIndex>,
+    cap: usize,
+    folded: i64,
+) -> Result<Recent, ServerError> {
+    let mut hours = Recent::hours(cap);
+    let from = match store::recent_hours(conn, cap)? {
+        Some((from, complete)) => {
+            if !complete {
+                hours.complete_from(from);
+            }
+            from
+        }
+        None => {
+            // Nothing fits: memory starts after the newest minute there is.
+            let next = store::newest_minute(conn)?.map(|m| m.div_euclid(60) + 1);
+            if let Some(next) = next {
+                hours.complete_from(next);
+            }
+            next.unwrap_or(i64::MIN)
+        }
+    };
+    let add = |hours: &mut Recent, id: u64, hour: i64, c: &crate::store::Counters| {
+        if let Some(e) = index.get(&id) {
+            hours.add(*e, hour, c);
+        }
+    };
+    for (id, hour, c) in store::load_hours(conn, from)? {
+        add(&mut hours, id, hour, &c);
+    }
+    for (id, minute, c) in store::load_buckets(conn, folded.saturating_add(1))? {
+        add(&mut hours, id, minute.div_euclid(60), &c);
+    }
+    // The unfolded minutes may add entries beyond the count: the bound holds again.
+    hours.trim();
+    Ok(hours)
 }
 
 fn load_from(

@@ -2,15 +2,14 @@
 
 use super::Core;
 use super::state::State;
+use super::window::window;
 use crate::error::ServerError;
-use crate::graph::recent::MINUTE_MS;
-use crate::store::{self, Counters, EdgeFilter, EdgeRow};
+use crate::store::{self, EdgeFilter, EdgeRow};
 use bulkhead_api::{
     AuditPage, AuditQuery, CoveredWindow, FlowPage, FlowQuery, Graph, GraphEdge, GraphGroup,
     GraphNode, GraphQuery, NodeKind, Timestamp,
 };
 use bulkhead_policy::WorkloadId;
-use petgraph::stable_graph::EdgeIndex;
 use std::collections::{BTreeMap, HashSet};
 
 const DEFAULT_FLOW_PAGE: u32 = 1000;
@@ -227,58 +226,6 @@ fn edge_rows_covered(
     let sums = window(state, since, until)?;
     let rows = state.graph.rows(f, |i, e| sums.get(i, e.id));
     Ok((rows, Some(sums.covered())))
-}
-
-/// Each edge's counters over a window: memory's part by edge index, the store's (the
-/// minutes before memory's horizon) by edge id.
-struct Window {
-    memory: Vec<Option<Counters>>,
-    stored: Vec<Option<Counters>>,
-    /// The window covered, ms: as asked, or widened to hours by the store's part.
-    covered: (i64, i64),
-}
-
-impl Window {
-    fn covered(&self) -> CoveredWindow {
-        let (since, until) = self.covered;
-        CoveredWindow {
-            since: Timestamp(since),
-            until: (until != i64::MAX).then_some(Timestamp(until)),
-        }
-    }
-
-    fn get(&self, idx: EdgeIndex, id: u64) -> Option<Counters> {
-        let m = self.memory.get(idx.index()).copied().flatten();
-        let s = usize::try_from(id)
-            .ok()
-            .and_then(|i| self.stored.get(i).copied().flatten());
-        match (m, s) {
-            (Some(mut a), Some(b)) => {
-                a.add(&b);
-                Some(a)
-            }
-            (a, b) => a.or(b),
-        }
-    }
-}
-
-fn window(state: &State, since: i64, until: i64) -> Result<Window, ServerError> {
-    let memory = state.recent.window(since, until, state.graph.edge_bound());
-    let (stored, covered) = match state.recent.horizon() {
-        Some(from) if since.div_euclid(MINUTE_MS) < from => store::stored_window(
-            state.store.conn(),
-            (since, until),
-            from - 1,
-            state.folded,
-            state.graph.next_id() as usize,
-        )?,
-        _ => (Vec::new(), (since, until)),
-    };
-    Ok(Window {
-        memory,
-        stored,
-        covered,
-    })
 }
 
 pub(super) fn edge(r: EdgeRow) -> GraphEdge {

@@ -12,14 +12,20 @@ use petgraph::stable_graph::EdgeIndex;
 use std::collections::BTreeMap;
 
 pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 
+/// Per-period counters per edge. The periods are minutes (the recent buckets) or hours
+/// (the sums of every minute of an hour, what windows older than the minutes read
+/// instead of SQLite's hour rows: docs/server.md); the code names them minutes.
 pub struct Recent {
-    /// Unix minute → counters per edge (by graph edge index).
+    /// Unix minute (or hour) → counters per edge (by graph edge index).
     minutes: BTreeMap<i64, HashMap<u32, Counters>>,
     entries: usize,
     cap: usize,
     /// Every bucket of a minute at or after this one is in memory.
     from: i64,
+    /// A period's length.
+    period_ms: i64,
 }
 
 impl Recent {
@@ -30,6 +36,15 @@ impl Recent {
             entries: 0,
             cap,
             from: i64::MIN,
+            period_ms: MINUTE_MS,
+        }
+    }
+
+    /// The same for hours (unix minute / 60).
+    pub fn hours(cap: usize) -> Recent {
+        Recent {
+            period_ms: HOUR_MS,
+            ..Recent::new(cap)
         }
     }
 
@@ -105,8 +120,8 @@ impl Recent {
     pub fn window(&self, since_ms: i64, until_ms: i64, bound: usize) -> Vec<Option<Counters>> {
         let mut out: Vec<Option<Counters>> = vec![None; bound];
         let (lo, hi) = (
-            since_ms.div_euclid(MINUTE_MS),
-            until_ms.div_euclid(MINUTE_MS),
+            since_ms.div_euclid(self.period_ms),
+            until_ms.div_euclid(self.period_ms),
         );
         if lo > hi {
             return out;
@@ -138,6 +153,9 @@ impl Default for Recent {
 /// About 100 MB at most (~100 bytes an entry, hash tables included): an hour of 16,000
 /// edges active every minute, or 100,000 edges over ten minutes.
 pub const DEFAULT_CAP: usize = 1_000_000;
+
+/// The hours' bound, the same size: 10 hours of 100,000 edges, or two days of 20,000.
+pub const DEFAULT_HOURS_CAP: usize = 1_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@
 mod audit;
 mod edges;
 mod flows;
+mod hours;
 mod inventory;
 mod policies;
 mod rollup;
@@ -23,6 +24,7 @@ pub use edges::{
     fold, folded_through, load_buckets, load_edges, load_names, newest_minute, recent_minutes,
 };
 pub use flows::{Counters, EdgeData, EdgeUpdate, FlowWrite, StoredEdge, write_flows};
+pub use hours::{load_hours, recent_hours};
 pub use inventory::{
     AgentRow, delete_workloads_except, load_agents, load_modes, load_workloads, save_agent,
     set_mode, upsert_workload,
@@ -30,7 +32,7 @@ pub use inventory::{
 pub use policies::{StoredPolicy, delete_policy, last_version, load_policies, save_policy};
 pub use rollup::prune;
 pub use tokens::{StoredToken, delete_token, insert_token, load_tokens};
-pub use window::{EdgeFilter, EdgeRow, stored_window};
+pub use window::{EdgeFilter, EdgeRow, Span, stored_window};
 
 use crate::error::ServerError;
 use rusqlite::{Connection, Transaction};

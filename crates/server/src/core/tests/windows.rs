@@ -46,8 +46,19 @@ fn page(core: &Core, since: i64, until: i64) -> FlowPage {
 }
 
 fn open(db: &std::path::Path, recent: usize, retention: Option<u64>) -> Core {
+    open_hours(
+        db,
+        recent,
+        crate::graph::recent::DEFAULT_HOURS_CAP,
+        retention,
+    )
+}
+
+/// With at most `hours` (edge, hour) sums in memory.
+fn open_hours(db: &std::path::Path, recent: usize, hours: usize, retention: Option<u64>) -> Core {
     let options = CoreOptions {
         recent_buckets: recent,
+        recent_hours: hours,
         retention: retention.map(|d| std::time::Duration::from_secs(d * 86_400)),
         ..CoreOptions::default()
     };
@@ -96,8 +107,23 @@ fn windows_read_from_rollups_match_memory_across_hours_and_days() {
     history(&memory);
     history(&small);
     drop(small);
-    // Restarted holding only the newest minute: every window reaches into the store.
-    let stored = open(&store_db, 1, None);
+    // Restarted holding only the newest minute: every window is read by the hour, from
+    // the store's rollups (no hours in memory), from the hours in memory (all of them),
+    // or from both (the newest few hours in memory).
+    for hours in [0, 1 << 20, 40] {
+        let stored = open_hours(&store_db, 1, hours, None);
+        let horizon = stored.lock().hours.horizon();
+        assert_eq!(
+            horizon.is_some(),
+            hours < 1 << 20,
+            "{hours} hours: {horizon:?}"
+        );
+        by_the_hour(&memory, &stored, hours);
+    }
+}
+
+/// `stored` answers windows by the hour: as `memory` over the hours it says it covers.
+fn by_the_hour(memory: &Core, stored: &Core, hours: usize) {
     let starts = [
         D0 - 5 * HOUR,
         D0 - 3 * HOUR - 17 * MIN - 100,
@@ -111,16 +137,20 @@ fn windows_read_from_rollups_match_memory_across_hours_and_days() {
     for since in starts {
         // Old windows are answered by the hour: the same as memory's minute-exact
         // answer over the window the answer says it covers, its start on the hour.
-        let (edges, covered) = graph_covered(&stored, since);
+        let (edges, covered) = graph_covered(stored, since);
         let hour = since.div_euclid(HOUR) * HOUR;
-        assert_eq!(covered.since, Timestamp(hour), "since {since}");
+        assert_eq!(
+            covered.since,
+            Timestamp(hour),
+            "since {since}, {hours} hours"
+        );
         assert_eq!(covered.until, None);
-        let (exact, asked) = graph_covered(&memory, hour);
+        let (exact, asked) = graph_covered(memory, hour);
         assert_eq!(asked.since, Timestamp(hour), "memory answers minute-exact");
         assert!(!exact.is_empty(), "{since}");
-        assert_eq!(exact, edges, "since {since}");
+        assert_eq!(exact, edges, "since {since}, {hours} hours");
         if since == hour {
-            assert_eq!(graph(&memory, since), edges, "hour-aligned {since}");
+            assert_eq!(graph(memory, since), edges, "hour-aligned {since}");
         }
         for until in [
             since + 3 * HOUR + 1,
@@ -128,7 +158,7 @@ fn windows_read_from_rollups_match_memory_across_hours_and_days() {
             since + 2 * DAY,
             hour + 3 * HOUR - 1,
         ] {
-            let got = page(&stored, since, until);
+            let got = page(stored, since, until);
             let w = got.window.unwrap();
             assert_eq!(w.since, Timestamp(hour), "{since}..{until}");
             // An old end moves to its hour's end (the last minute the store holds at
@@ -139,12 +169,12 @@ fn windows_read_from_rollups_match_memory_across_hours_and_days() {
                 w_until == until || w_until == end,
                 "{since}..{until}: {w:?}"
             );
-            let want = page(&memory, hour, w_until);
+            let want = page(memory, hour, w_until);
             assert!(!want.records.is_empty(), "{since}..{until}");
-            assert_eq!(want.records, got.records, "{since}..{until}");
+            assert_eq!(want.records, got.records, "{since}..{until}, {hours} hours");
             if since == hour && (until + 1) % HOUR == 0 {
                 assert_eq!(w_until, until, "an hour-aligned window is not widened");
-                assert_eq!(page(&memory, since, until).records, got.records);
+                assert_eq!(page(memory, since, until).records, got.records);
             }
         }
     }
