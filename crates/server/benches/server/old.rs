@@ -82,13 +82,31 @@ pub fn old_windows(dir: &Path, total: usize, o: &mut String) -> Res<()> {
             &memory,
             mid,
         ),
-        ("the same window from the store (by the hour)", &small, mid),
         (
-            "whole graph since an hour start, from memory",
+            "the same window, minutes not in memory: by the hour, hours in memory",
+            &small,
+            mid,
+        ),
+        (
+            "the same window, no hours in memory either: the store's hour rollups",
+            &bare,
+            mid,
+        ),
+        (
+            "whole graph since an hour start, from memory (minute-exact)",
             &memory,
             aligned,
         ),
-        ("the same window from the store", &small, aligned),
+        (
+            "the same window, minutes not in memory: hours in memory",
+            &small,
+            aligned,
+        ),
+        (
+            "the same window, no hours in memory either: the store's hour rollups",
+            &bare,
+            aligned,
+        ),
     ] {
         let (wall, cpu) = run(core, since)?;
         writeln!(

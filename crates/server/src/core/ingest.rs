@@ -9,7 +9,7 @@
 //! minutes are past: docs/bench/server.md.
 
 use super::Core;
-use super::aggregate::{BatchJson, BatchMeta, Key, Namer, Rec, Sums, aggregate, record};
+use super::aggregate::{BatchJson, BatchMeta, Namer, Rec, Summed, aggregate, record};
 use super::inventory::{check_node, empty_agent};
 use super::retention;
 use super::wire::{Resolved, wire_sums};
@@ -74,7 +74,7 @@ impl Core {
         records: &[Rec<'_>],
     ) -> Result<IngestResult, ServerError> {
         check_node(node)?;
-        let sums = aggregate(records)?.into_iter().collect();
+        let sums = aggregate(records)?;
         self.ingest_sums(node, meta, sums, records.len() as u64)
     }
 
@@ -83,11 +83,9 @@ impl Core {
         &self,
         node: &str,
         meta: BatchMeta,
-        mut sums: Vec<(Key<'_>, Sums<'_>)>,
+        sums: Summed<'_>,
         count: u64,
     ) -> Result<IngestResult, ServerError> {
-        sums.sort_unstable_by_key(|(_, s)| s.first);
-
         let mut state = self.lock();
         let mut agent = state
             .agents

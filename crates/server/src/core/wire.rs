@@ -3,7 +3,7 @@
 //! names themselves, and each name is resolved to the server's number once per batch
 //! (`Resolved`) instead of once per edge. Same sums, order and refusals as `aggregate`.
 
-use super::aggregate::{Key, Namer, Refs, Sums, check};
+use super::aggregate::{Key, Namer, Refs, Summed, Sums, check};
 use crate::error::ServerError;
 use crate::graph::Names;
 use crate::store::{Counters, FlowWrite};
@@ -31,8 +31,8 @@ pub(super) fn wire_sums<'a>(view: &BatchView<'a>) -> Result<Vec<(Key<'a>, Sums<'
         .map(|i| *first.entry(view.str(i)).or_insert(i))
         .collect();
     let at = |i: u32| canon[i as usize];
-    let mut sums: HashMap<IdKey, Sums<'a>> =
-        HashMap::with_capacity(view.records.len().min(1 << 16));
+    let mut found: HashMap<IdKey, u32> = HashMap::with_capacity(view.records.len().min(1 << 16));
+    let mut sums: Summed<'a> = Vec::with_capacity(view.records.len().min(1 << 16));
     for (i, r) in view.records.iter().enumerate() {
         let c = Counters {
             packets: r.packets,
@@ -42,37 +42,36 @@ pub(super) fn wire_sums<'a>(view: &BatchView<'a>) -> Result<Vec<(Key<'a>, Sums<'
             last_seen: r.last_seen,
         };
         check(i, view.str(r.source), view.str(r.destination), &c)?;
-        let key = IdKey {
+        let id = IdKey {
             source: at(r.source),
             destination: at(r.destination),
             protocol: r.protocol,
             port: r.port,
             verdict: r.verdict,
         };
-        let s = sums.entry(key).or_insert_with(|| Sums::new(i));
+        let n = *found.entry(id).or_insert_with(|| {
+            let key = Key {
+                source: view.str(id.source),
+                destination: view.str(id.destination),
+                protocol: id.protocol,
+                port: id.port,
+                verdict: id.verdict,
+            };
+            sums.push((key, Sums::new()));
+            (sums.len() - 1) as u32
+        });
+        let s = &mut sums[n as usize].1;
         if s.add(&c) {
             let rule = r.rule.map(at);
             s.rule = rule.map(|x| view.str(x));
             s.refs = Some(Refs {
-                source: key.source,
-                destination: key.destination,
+                source: id.source,
+                destination: id.destination,
                 rule,
             });
         }
     }
-    Ok(sums
-        .into_iter()
-        .map(|(k, s)| {
-            let key = Key {
-                source: view.str(k.source),
-                destination: view.str(k.destination),
-                protocol: k.protocol,
-                port: k.port,
-                verdict: k.verdict,
-            };
-            (key, s)
-        })
-        .collect())
+    Ok(sums)
 }
 
 /// The server's numbers of a batch's names, by string index, each looked up once.
