@@ -18,6 +18,8 @@ mod endpoint;
 mod hash;
 pub(crate) use hash::FastMap;
 mod identity;
+mod incremental;
+pub use incremental::Compiler;
 mod intern;
 mod numbering;
 mod ports;
@@ -85,6 +87,14 @@ pub enum CompileError {
 ///
 /// [`Reason`]: bulkhead_policy::ir::Reason
 pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
+    compile_keeping(input, |_| ()).map(|(program, ())| program)
+}
+
+/// [`compile`], and what `keep` makes of its inner state (for incremental updates).
+fn compile_keeping<K>(
+    input: &Input<'_>,
+    keep: impl FnOnce(incremental::Parts<'_, '_>) -> K,
+) -> Result<(Program, K), CompileError> {
     let rules = rules::Rules::new(input.policies);
     if rules.rules.len() > MAX_RULES {
         return Err(CompileError::TooManyRules {
@@ -116,7 +126,14 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
     let selecting = subjects(&rules, &mut selector, &local);
     let book = numbering::Book::new(&rules, &selecting);
 
-    let ctx = endpoint::Context::new(&rules, &ids, &book.rule_ids);
+    let peer_sets = endpoint::peer_sets(&rules, &ids.peer_sets, ids.count(), &book.rule_ids);
+    let ctx = endpoint::Context {
+        source: &rules,
+        id_peer_sets: &ids.peer_sets,
+        named: &ids.named,
+        rule_ids: &book.rule_ids,
+        peer_sets: &peer_sets,
+    };
     let tables::Tables {
         mut tables,
         fingerprints,
@@ -169,12 +186,28 @@ pub fn compile(input: &Input<'_>) -> Result<Program, CompileError> {
             e
         })
         .collect();
-    Ok(Program {
-        rules: book.reasons,
+    // Ends `book`'s borrow of `selecting` before handing that over.
+    let numbering::Book {
+        reasons, rule_ids, ..
+    } = book;
+    let program = Program {
+        rules: reasons,
         identities: ids.identities,
         ipcache: ids.ipcache,
         endpoints,
-    })
+    };
+    let kept = keep(incremental::Parts {
+        input,
+        rules: &rules,
+        position: &selector.position,
+        local: &local,
+        selecting,
+        rule_ids,
+        peer_sets,
+        id_peer_sets: ids.peer_sets,
+        named: ids.named,
+    });
+    Ok((program, kept))
 }
 
 /// For each direction and local endpoint: the policies (ascending) that select it and

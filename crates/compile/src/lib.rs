@@ -15,5 +15,5 @@ pub mod nft;
 pub mod program;
 pub mod synthetic;
 
-pub use compiler::{CompileError, Input, compile};
+pub use compiler::{CompileError, Compiler, Input, compile};
 pub use program::{Decision, Endpoint, IdentityId, Outcome, Program, RuleId};

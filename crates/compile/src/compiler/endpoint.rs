@@ -6,16 +6,16 @@
 //! keeping only the ranges where it decides differently. Work is proportional to the
 //! identities the endpoint's rules mention, never to all identities.
 
-use super::identity::Identities;
+use super::csr::Csr;
 use super::ports::{self, EVERYTHING, Seg};
-use super::rules::{Rules, direction_slot};
+use super::rules::{NamedId, Rules, direction_slot};
 use crate::program::{DirectionProgram, IdentityId, NO_RULE, PortTable, RuleId};
-use bulkhead_policy::ir::PortMatch;
-use bulkhead_policy::{Direction, Workload};
+use bulkhead_policy::ir::{PortMatch, Rule};
+use bulkhead_policy::{Direction, Protocol, Workload};
 use std::collections::BTreeMap;
 
 /// The identities a rule's peers match.
-enum PeerSet {
+pub(crate) enum PeerSet {
     /// Every identity: the rule names no peers, or its peers cover everything.
     All,
     /// Exactly one peer's set, shared rather than copied.
@@ -35,54 +35,79 @@ pub(crate) struct Scratch {
     diff: Vec<Seg>,
 }
 
-pub(crate) struct Context<'r, 'a> {
-    rules: &'r Rules<'a>,
-    ids: &'r Identities,
-    /// Final rule id per global rule number.
-    rule_ids: &'r [RuleId],
-    peer_sets: Vec<PeerSet>,
+/// Where a table's rules are read from: the flattened [`Rules`] of a whole compile, or
+/// an incremental update's view of the new policy set over the numbering it kept.
+pub(crate) trait RuleSource: Sync {
+    /// The global numbers of policy `p`'s rules in direction `slot`.
+    fn range(&self, p: u32, slot: usize) -> Option<std::ops::Range<u32>>;
+    fn rule(&self, global: u32) -> &Rule;
+    fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId>;
 }
 
-impl<'r, 'a> Context<'r, 'a> {
-    pub fn new(rules: &'r Rules<'a>, ids: &'r Identities, rule_ids: &'r [RuleId]) -> Self {
-        let all = ids.count();
-        let peer_sets = rules
-            .rules
-            .iter()
-            .zip(rule_ids)
-            .map(|(r, &id)| match rules.peers_of(r) {
-                // No local endpoint can hit the rule (its policy isolates none here).
-                _ if id == NO_RULE => PeerSet::All,
-                None => PeerSet::All,
-                Some([p]) if ids.peer_sets.get(*p as usize).len() == all => PeerSet::All,
-                Some([p]) => PeerSet::One(*p as usize),
-                Some(list) => {
-                    let mut set: Vec<IdentityId> = list
-                        .iter()
-                        .flat_map(|&p| ids.peer_sets.get(p as usize).iter().copied())
-                        .collect();
-                    set.sort_unstable();
-                    set.dedup();
-                    if set.len() == all {
-                        PeerSet::All
-                    } else {
-                        PeerSet::Union(set)
-                    }
-                }
-            })
-            .collect();
-        Self {
-            rules,
-            ids,
-            rule_ids,
-            peer_sets,
-        }
+impl RuleSource for Rules<'_> {
+    fn range(&self, p: u32, slot: usize) -> Option<std::ops::Range<u32>> {
+        self.ranges[p as usize][slot].clone()
     }
+    fn rule(&self, global: u32) -> &Rule {
+        self.rules[global as usize].rule
+    }
+    fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
+        Rules::named_id(self, name, protocol)
+    }
+}
 
+/// Each rule's peer set (by global number). Depends only on the rules' peers, the
+/// identities and which rules are numbered, so an update that keeps those keeps these.
+pub(crate) fn peer_sets(
+    rules: &Rules<'_>,
+    peer_sets: &Csr<IdentityId>,
+    all: usize,
+    rule_ids: &[RuleId],
+) -> Vec<PeerSet> {
+    rules
+        .rules
+        .iter()
+        .zip(rule_ids)
+        .map(|(r, &id)| match rules.peers_of(r) {
+            // No local endpoint can hit the rule (its policy isolates none here).
+            _ if id == NO_RULE => PeerSet::All,
+            None => PeerSet::All,
+            Some([p]) if peer_sets.get(*p as usize).len() == all => PeerSet::All,
+            Some([p]) => PeerSet::One(*p as usize),
+            Some(list) => {
+                let mut set: Vec<IdentityId> = list
+                    .iter()
+                    .flat_map(|&p| peer_sets.get(p as usize).iter().copied())
+                    .collect();
+                set.sort_unstable();
+                set.dedup();
+                if set.len() == all {
+                    PeerSet::All
+                } else {
+                    PeerSet::Union(set)
+                }
+            }
+        })
+        .collect()
+}
+
+pub(crate) struct Context<'r, S> {
+    pub source: &'r S,
+    /// Per peer: the identities it matches.
+    pub id_peer_sets: &'r Csr<IdentityId>,
+    /// Per egress named port: (identity, port) where it resolves.
+    pub named: &'r Csr<(IdentityId, u16)>,
+    /// Final rule id per global rule number.
+    pub rule_ids: &'r [RuleId],
+    /// Per global rule number, from [`peer_sets`].
+    pub peer_sets: &'r [PeerSet],
+}
+
+impl<S: RuleSource> Context<'_, S> {
     fn peers(&self, global: usize) -> Option<&[IdentityId]> {
         match &self.peer_sets[global] {
             PeerSet::All => None,
-            PeerSet::One(p) => Some(self.ids.peer_sets.get(*p)),
+            PeerSet::One(p) => Some(self.id_peer_sets.get(*p)),
             PeerSet::Union(v) => Some(v),
         }
     }
@@ -108,11 +133,11 @@ impl<'r, 'a> Context<'r, 'a> {
         specific.clear();
         let slot = direction_slot(direction);
         for &p in policies {
-            let Some(range) = self.rules.ranges[p as usize][slot].clone() else {
+            let Some(range) = self.source.range(p, slot) else {
                 continue;
             };
             for g in range {
-                let rule = self.rules.rules[g as usize].rule;
+                let rule = self.source.rule(g);
                 let prio = ports::priority(rule.action, g);
                 let peers = self.peers(g as usize);
                 fixed.clear();
@@ -177,16 +202,16 @@ impl<'r, 'a> Context<'r, 'a> {
     fn named(
         &self,
         name: &str,
-        protocol: bulkhead_policy::Protocol,
+        protocol: Protocol,
         peers: Option<&[IdentityId]>,
         prio: u32,
         out: &mut Vec<(IdentityId, Seg)>,
     ) {
-        let Some(nid) = self.rules.named_id(name, protocol) else {
+        let Some(nid) = self.source.named_id(name, protocol) else {
             return;
         };
         let n = protocol.number();
-        let resolved = self.ids.named.get(nid as usize);
+        let resolved = self.named.get(nid as usize);
         let seg = |port: u16| Seg::new((n, port, port), prio);
         match peers {
             None => out.extend(resolved.iter().map(|&(id, port)| (id, seg(port)))),

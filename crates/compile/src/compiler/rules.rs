@@ -55,6 +55,8 @@ pub(crate) struct FlatRule<'a> {
 pub(crate) struct Rules<'a> {
     /// Policies in name order; positions are policy numbers.
     pub policies: Vec<&'a Policy>,
+    /// `order[p]`: where policy `p` sits in the set's own list.
+    pub order: Vec<u32>,
     /// Every rule, in global-number order.
     pub rules: Vec<FlatRule<'a>>,
     /// `ranges[p][d]`: the global numbers of policy `p`'s rules in direction `d`
@@ -80,10 +82,16 @@ pub(crate) fn direction_slot(d: Direction) -> usize {
 
 impl<'a> Rules<'a> {
     pub fn new(set: &'a PolicySet) -> Self {
-        let mut policies: Vec<&Policy> = set.policies.iter().collect();
-        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut order: Vec<u32> = (0..set.policies.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            set.policies[a as usize]
+                .name
+                .cmp(&set.policies[b as usize].name)
+        });
+        let policies: Vec<&Policy> = order.iter().map(|&i| &set.policies[i as usize]).collect();
         let mut out = Rules {
             policies: Vec::new(),
+            order,
             rules: Vec::new(),
             ranges: Vec::new(),
             peers: Vec::new(),

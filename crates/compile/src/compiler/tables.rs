@@ -35,7 +35,7 @@ pub(crate) struct Tables {
 type ShareKey<'s> = (usize, &'s [u32], &'s [NamedPort]);
 
 pub(crate) struct Inputs<'s, 'a> {
-    pub ctx: &'s Context<'s, 'a>,
+    pub ctx: &'s Context<'s, Rules<'a>>,
     pub book: &'s Book<'s>,
     pub rules: &'s Rules<'a>,
     pub selector: &'s Selector<'a>,
