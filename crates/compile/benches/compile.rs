@@ -13,6 +13,9 @@
 //! 100 ms at 10,000 workloads, so that compile + apply fit in 300 ms) is read from the
 //! report, not enforced by a flaky test.
 
+#[path = "compile/update.rs"]
+mod update;
+
 use bulkhead_compile::synthetic::{self, Synthetic};
 use bulkhead_compile::{Input, compile};
 use std::collections::BTreeMap;
@@ -131,10 +134,15 @@ fn main() -> Result<(), String> {
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10, 1_000, 10_000]);
     let rows = sizes
-        .into_iter()
-        .map(measure)
+        .iter()
+        .map(|&n| measure(n))
         .collect::<Result<Vec<_>, _>>()?;
-    let text = report(&rows);
+    let updates = sizes
+        .iter()
+        .map(|&n| update::measure(n, peers()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut text = report(&rows);
+    update::report(&updates, &mut text);
     print!("{text}");
     // CARGO_TARGET_TMPDIR is `<target>/tmp`; reports go beside it.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
