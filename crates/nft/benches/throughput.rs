@@ -100,14 +100,17 @@ struct Pair {
 }
 
 /// node with a bridge; client and server at the synthetic addresses of CLIENT/SERVER.
+/// Namespaces are named `<prefix>-<pid>-…`; `BULKHEAD_BENCH_NETNS_PREFIX` (default
+/// `nftsp`) lets engineers sharing the machine keep their labs apart by name.
 fn topology() -> Pair {
-    let tag = std::process::id() % 100_000;
-    let node = Netns::new(format!("nftsp-{tag}-node"));
+    let prefix = std::env::var("BULKHEAD_BENCH_NETNS_PREFIX").unwrap_or_else(|_| "nftsp".into());
+    let tag = format!("{prefix}-{}", std::process::id() % 100_000);
+    let node = Netns::new(format!("{tag}-node"));
     node.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
     node.exec(&["ip", "addr", "add", "10.255.255.254/8", "dev", "br0"]);
     node.exec(&["ip", "link", "set", "br0", "up"]);
     let mk = |name: &str, i: usize| {
-        let ns = Netns::new(format!("nftsp-{tag}-{name}"));
+        let ns = Netns::new(format!("{tag}-{name}"));
         let ip = synthetic::address(i);
         node.exec(&[
             "ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
