@@ -213,3 +213,60 @@ fn update_without_a_change_keeps_the_program() {
     assert_eq!(*after, before);
     assert!(compiler.was_incremental());
 }
+
+/// Modes, interfaces and duplicate names are outside the fast path: the update must
+/// fall back and still equal a whole compile.
+#[test]
+fn updates_fall_back_on_other_modes_and_duplicate_names() {
+    let s = synthetic::scale(60, 4);
+    let mut compiler = Compiler::new();
+    compiler
+        .compile(&input(&s.policies, &s.inventory, None))
+        .unwrap();
+    let mut modes = BTreeMap::new();
+    modes.insert(
+        s.inventory.workloads[3].id.clone(),
+        bulkhead_policy::Mode::Monitor,
+    );
+    let interfaces = BTreeMap::new();
+    let with_modes = Input {
+        policies: &s.policies,
+        inventory: &s.inventory,
+        node: None,
+        modes: &modes,
+        interfaces: &interfaces,
+    };
+    let updated = compiler.update(&with_modes, &[]).unwrap().clone();
+    assert!(!compiler.was_incremental());
+    assert_eq!(updated, compile(&with_modes).unwrap());
+
+    // Two policies named alike (a set not built by `PolicySet::new`): the port edit of
+    // the second must not be applied to the first's tables.
+    let mut twice = s.policies.clone();
+    let mut copy = twice.policies[5].clone();
+    copy.ingress = Some(vec![]);
+    twice.policies.push(copy);
+    compiler
+        .compile(&input(&twice, &s.inventory, None))
+        .unwrap();
+    let name = twice.policies[5].name.clone();
+    if let Some(rule) = twice.policies[5]
+        .ingress
+        .as_mut()
+        .and_then(|r| r.first_mut())
+    {
+        rule.action = match rule.action {
+            Action::Allow => Action::Deny,
+            Action::Deny => Action::Allow,
+        };
+    }
+    let updated = compiler
+        .update(&input(&twice, &s.inventory, None), &[name])
+        .unwrap()
+        .clone();
+    assert!(!compiler.was_incremental());
+    assert_eq!(
+        updated,
+        compile(&input(&twice, &s.inventory, None)).unwrap()
+    );
+}

@@ -75,7 +75,8 @@ impl Compiler {
 /// nothing and returns false.
 fn patch(program: &mut Program, kept: &Kept, input: &Input<'_>, changed: &[PolicyName]) -> bool {
     let set = input.policies;
-    if set.policies.len() != kept.names.len()
+    if !kept.unique
+        || set.policies.len() != kept.names.len()
         || input.inventory.workloads.len() != kept.workloads
         || input.node != kept.node.as_deref()
         || *input.modes != kept.modes

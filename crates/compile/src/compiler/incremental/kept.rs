@@ -31,6 +31,9 @@ pub(crate) struct Parts<'s, 'a> {
 pub(crate) struct Kept {
     /// Policy names in number (name) order.
     pub names: Vec<PolicyName>,
+    /// No two policies share a name, so a name finds exactly one policy number. A set
+    /// built by `PolicySet::new` always is; one assembled by hand may not be.
+    pub unique: bool,
     /// `order[p]`: where policy `p` sat in the set's own list.
     pub order: Vec<u32>,
     /// Per policy: [`shape`].
@@ -90,8 +93,10 @@ impl Kept {
         for (i, &pos) in position.iter().enumerate() {
             inventory_of[pos as usize] = i as u32;
         }
+        let names: Vec<PolicyName> = rules.policies.iter().map(|p| p.name.clone()).collect();
         Kept {
-            names: rules.policies.iter().map(|p| p.name.clone()).collect(),
+            unique: names.windows(2).all(|w| w[0] != w[1]),
+            names,
             order: rules.order.clone(),
             shapes: rules.policies.iter().map(|p| shape(p)).collect(),
             ranges: rules.ranges.clone(),
