@@ -11,6 +11,9 @@
 //!    all of them, shared between endpoints isolated alike, on several threads for
 //!    large nodes.
 //!
+//! `incremental` keeps a whole compile's inner state ([`Compiler`]) so that a change of
+//! a few policies' actions or port numbers rebuilds only the tables they touch.
+//!
 //! Everything is sorted by content, never by hash order, so one input gives one output.
 
 mod csr;
@@ -22,9 +25,11 @@ mod incremental;
 pub use incremental::Compiler;
 mod intern;
 mod numbering;
+mod peer_sets;
 mod ports;
 mod rules;
 mod select;
+mod subjects;
 mod tables;
 
 use crate::program::{DirectionProgram, Endpoint, Program, direction_fingerprint};
@@ -123,10 +128,10 @@ fn compile_keeping<K>(
             input.node.is_none_or(|n| w.node.as_deref() == Some(n))
         })
         .collect();
-    let selecting = subjects(&rules, &mut selector, &local);
+    let selecting = subjects::subjects(&rules, &mut selector, &local);
     let book = numbering::Book::new(&rules, &selecting);
 
-    let peer_sets = endpoint::peer_sets(&rules, &ids.peer_sets, ids.count(), &book.rule_ids);
+    let peer_sets = peer_sets::peer_sets(&rules, &ids.peer_sets, ids.count(), &book.rule_ids);
     let ctx = endpoint::Context {
         source: &rules,
         id_peer_sets: &ids.peer_sets,
@@ -208,37 +213,4 @@ fn compile_keeping<K>(
         named: ids.named,
     });
     Ok((program, kept))
-}
-
-/// For each direction and local endpoint: the policies (ascending) that select it and
-/// isolate that direction.
-fn subjects<'a>(
-    rules: &rules::Rules<'a>,
-    selector: &mut select::Selector<'a>,
-    local: &[u32],
-) -> [Vec<Vec<u32>>; 2] {
-    let mut slot_of = vec![usize::MAX; selector.workloads.len()];
-    for (l, &pos) in local.iter().enumerate() {
-        slot_of[pos as usize] = l;
-    }
-    let mut out = [vec![Vec::new(); local.len()], vec![Vec::new(); local.len()]];
-    for (p, policy) in rules.policies.iter().enumerate() {
-        let ranges = &rules.ranges[p];
-        if ranges.iter().all(Option::is_none) {
-            continue;
-        }
-        let subject = &policy.subject;
-        for pos in selector.select(&subject.namespaces, Some(&subject.workloads)) {
-            let l = slot_of[pos as usize];
-            if l == usize::MAX {
-                continue;
-            }
-            for (slot, range) in ranges.iter().enumerate() {
-                if range.is_some() {
-                    out[slot][l].push(p as u32);
-                }
-            }
-        }
-    }
-    out
 }

@@ -7,21 +7,13 @@
 //! identities the endpoint's rules mention, never to all identities.
 
 use super::csr::Csr;
+pub(crate) use super::peer_sets::PeerSet;
 use super::ports::{self, EVERYTHING, Seg};
 use super::rules::{NamedId, Rules, direction_slot};
-use crate::program::{DirectionProgram, IdentityId, NO_RULE, PortTable, RuleId};
+use crate::program::{DirectionProgram, IdentityId, PortTable, RuleId};
 use bulkhead_policy::ir::{PortMatch, Rule};
 use bulkhead_policy::{Direction, Protocol, Workload};
 use std::collections::BTreeMap;
-
-/// The identities a rule's peers match.
-pub(crate) enum PeerSet {
-    /// Every identity: the rule names no peers, or its peers cover everything.
-    All,
-    /// Exactly one peer's set, shared rather than copied.
-    One(usize),
-    Union(Vec<IdentityId>),
-}
 
 /// Buffers reused from one endpoint to the next: most tables are a few dozen entries,
 /// and allocating them afresh for 10,000 endpoints would dominate the work.
@@ -54,41 +46,6 @@ impl RuleSource for Rules<'_> {
     fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
         Rules::named_id(self, name, protocol)
     }
-}
-
-/// Each rule's peer set (by global number). Depends only on the rules' peers, the
-/// identities and which rules are numbered, so an update that keeps those keeps these.
-pub(crate) fn peer_sets(
-    rules: &Rules<'_>,
-    peer_sets: &Csr<IdentityId>,
-    all: usize,
-    rule_ids: &[RuleId],
-) -> Vec<PeerSet> {
-    rules
-        .rules
-        .iter()
-        .zip(rule_ids)
-        .map(|(r, &id)| match rules.peers_of(r) {
-            // No local endpoint can hit the rule (its policy isolates none here).
-            _ if id == NO_RULE => PeerSet::All,
-            None => PeerSet::All,
-            Some([p]) if peer_sets.get(*p as usize).len() == all => PeerSet::All,
-            Some([p]) => PeerSet::One(*p as usize),
-            Some(list) => {
-                let mut set: Vec<IdentityId> = list
-                    .iter()
-                    .flat_map(|&p| peer_sets.get(p as usize).iter().copied())
-                    .collect();
-                set.sort_unstable();
-                set.dedup();
-                if set.len() == all {
-                    PeerSet::All
-                } else {
-                    PeerSet::Union(set)
-                }
-            }
-        })
-        .collect()
 }
 
 pub(crate) struct Context<'r, S> {

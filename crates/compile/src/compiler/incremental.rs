@@ -18,7 +18,10 @@ use bulkhead_policy::Direction;
 use bulkhead_policy::ir::{PolicyName, Reason};
 use kept::{View, shape};
 
-/// Compiles once, then updates. See the [module docs](self).
+/// Compiles once, then updates: [`Compiler::update`] told which policies changed
+/// rebuilds only the tables those policies touch when each keeps its shape (subject,
+/// directions, rule count and indexes, peers, egress named ports), and otherwise
+/// compiles the whole input. Either way the program equals [`super::compile`]'s.
 #[derive(Default)]
 pub struct Compiler {
     state: Option<(Program, Kept)>,

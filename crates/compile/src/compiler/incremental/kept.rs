@@ -3,8 +3,9 @@
 
 use super::super::Input;
 use super::super::csr::Csr;
-use super::super::endpoint::{PeerSet, RuleSource};
+use super::super::endpoint::RuleSource;
 use super::super::hash::FastMap;
+use super::super::peer_sets::PeerSet;
 use super::super::rules::{NamedId, Rules};
 use crate::program::{IdentityId, RuleId};
 use bulkhead_policy::ir::{Policy, PolicyName, PolicySet, PortMatch, Rule};
