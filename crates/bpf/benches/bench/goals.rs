@@ -45,24 +45,34 @@ impl Goals {
         );
         let skipped = if quick { "skipped (quick run)" } else { "—" };
         if let Some(f) = self.firm {
-            // Firm when even the lower quartile of the paired ratios clears the goal.
-            let firmness = if f.corrected_q1 >= 0.97 {
-                "; the lower quartile clears it too"
+            // A 3% question needs ratios that vary less than 3%: the interquartile
+            // range of the per-round ratios, relative to their median, says how much.
+            let iqr = |s: &crate::path::Spread| (s.q3 - s.q1) / s.median;
+            let (aa_iqr, ab_iqr) = (iqr(&f.aa), iqr(&f.ab));
+            let verdict_text = if aa_iqr > 0.03 || ab_iqr > 0.03 {
+                format!(
+                    "**not resolved**: the paired ratios' interquartile range (A/A {:.0}%, A/B {:.0}%) exceeds the 3% in question",
+                    aa_iqr * 100.0,
+                    ab_iqr * 100.0
+                )
+            } else if f.corrected_q1 >= 0.97 {
+                "met; the lower quartile clears it too".to_string()
             } else if f.corrected >= 0.97 {
-                ", but the lower quartile does not: not firm"
+                "met, but the lower quartile does not clear it".to_string()
             } else {
-                ""
+                verdict(false).to_string()
             };
             let _ = writeln!(
                 out,
-                "| eBPF ≥ 0.97 of no-firewall TCP throughput at {} entries | paired, corrected for the pairs' own difference: {:.3} (A/B median {:.3}, quartiles {:.3}–{:.3}; A/A median {:.3}) | {}{firmness} |",
+                "| eBPF ≥ 0.97 of no-firewall TCP throughput at {} entries | paired, corrected for the pairs' own difference: {:.3} (A/B median {:.3}, quartiles {:.3}–{:.3}; A/A median {:.3}, quartiles {:.3}–{:.3}) | {verdict_text} |",
                 self.throughput_entries,
                 f.corrected,
                 f.ab.median,
                 f.ab.q1,
                 f.ab.q3,
                 f.aa.median,
-                verdict(f.corrected >= 0.97),
+                f.aa.q1,
+                f.aa.q3,
             );
         }
         match self.throughput {
