@@ -46,6 +46,21 @@ pub struct Synthetic {
     pub inventory: Inventory,
 }
 
+impl Synthetic {
+    /// The program with every workload local, no modes and no interfaces: the shape
+    /// tests and benches compare against.
+    pub fn compile(&self) -> Result<crate::Program, crate::CompileError> {
+        let (modes, interfaces) = (Default::default(), Default::default());
+        crate::compile(&crate::Input {
+            policies: &self.policies,
+            inventory: &self.inventory,
+            node: None,
+            modes: &modes,
+            interfaces: &interfaces,
+        })
+    }
+}
+
 /// The synthetic input described in the [module docs](self).
 pub fn scale(workloads: usize, peers: usize) -> Synthetic {
     let inventory = Inventory {

@@ -8,7 +8,7 @@ use bulkhead_compile::nft::{
     Verdict,
 };
 use bulkhead_compile::program::{DirectionProgram, Endpoint, Identity, PortEntry, PortTable};
-use bulkhead_compile::{Input, Outcome, Program, compile, synthetic};
+use bulkhead_compile::{Outcome, Program, synthetic};
 use bulkhead_policy::ir::Reason;
 use bulkhead_policy::{Action, Mode, WorkloadId};
 use ipnet::Ipv4Net;
@@ -126,15 +126,7 @@ fn golden_enforce_monitor_learn_and_empty() {
 #[test]
 fn golden_synthetic_through_the_compiler() {
     let s = synthetic::scale(4, 2);
-    let (m, i) = (Default::default(), Default::default());
-    let input = Input {
-        policies: &s.policies,
-        inventory: &s.inventory,
-        node: None,
-        modes: &m,
-        interfaces: &i,
-    };
-    golden("synthetic-4-2", &rendered(&compile(&input).unwrap()));
+    golden("synthetic-4-2", &rendered(&s.compile().unwrap()));
 }
 
 /// A new connection's packet.
@@ -279,15 +271,7 @@ fn interpreted_ruleset_agrees_with_program_check() {
         .map(small)
         .into();
     let s = synthetic::scale(30, 4);
-    let (m, i) = (Default::default(), Default::default());
-    let input = Input {
-        policies: &s.policies,
-        inventory: &s.inventory,
-        node: None,
-        modes: &m,
-        interfaces: &i,
-    };
-    programs.push(compile(&input).unwrap());
+    programs.push(s.compile().unwrap());
     for p in &programs {
         let rs = nft::build(p, &Stamps::next(None, p, 1)).unwrap();
         let mut addrs: Vec<Ipv4Addr> = p.endpoints.iter().flat_map(|e| e.ips.clone()).collect();
@@ -356,15 +340,7 @@ fn diff_from_nothing_creates_everything_and_from_itself_nothing() {
 #[test]
 fn changing_one_endpoint_rewrites_only_its_elements() {
     let s = synthetic::scale(30, 4);
-    let (m, i) = (Default::default(), Default::default());
-    let input = Input {
-        policies: &s.policies,
-        inventory: &s.inventory,
-        node: None,
-        modes: &m,
-        interfaces: &i,
-    };
-    let p = compile(&input).unwrap();
+    let p = s.compile().unwrap();
     let mut builder = nft::Builder::default();
     let stamps = Stamps::next(None, &p, 1);
     let before = builder.build(&p, &stamps).unwrap();

@@ -77,20 +77,12 @@ fn serial(endpoints: &[Endpoint], which: &[usize], kernel: &[u32]) -> Vec<(Part,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Input, compile, synthetic};
+    use crate::synthetic;
 
     #[test]
     fn two_threads_build_what_one_builds() {
         let s = synthetic::scale(2 * PER_THREAD + 100, 2);
-        let (m, i) = (Default::default(), Default::default());
-        let input = Input {
-            policies: &s.policies,
-            inventory: &s.inventory,
-            node: None,
-            modes: &m,
-            interfaces: &i,
-        };
-        let p = compile(&input).unwrap();
+        let p = s.compile().unwrap();
         let kernel: Vec<u32> = (0..p.identities.len() as u32).collect();
         let which: Vec<usize> = (0..p.endpoints.len()).collect();
         let parallel = build(&p.endpoints, &which, &kernel);
