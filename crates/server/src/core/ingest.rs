@@ -9,8 +9,9 @@
 //! minutes are past: docs/bench/server.md.
 
 use super::Core;
-use super::aggregate::{BatchJson, BatchMeta, Namer, Rec, Summed, aggregate, record};
+use super::aggregate::{BatchMeta, Namer, Rec, Summed, aggregate, record};
 use super::inventory::{check_node, empty_agent};
+use super::json_batch::BatchJson;
 use super::retention;
 use super::wire::{Resolved, wire_sums};
 use crate::error::ServerError;

@@ -13,6 +13,7 @@ mod aggregate;
 mod auth;
 mod ingest;
 mod inventory;
+mod json_batch;
 mod learn;
 mod policies;
 mod replay;
