@@ -96,3 +96,74 @@ fn random_tables_are_covered_exactly() {
         check(&want, &fallback, &got);
     }
 }
+
+/// The cover as first written: walk the binary trie of ports from the root, one block
+/// for a node whose wanted decision is uniform and that must decide something.
+fn trie(want: &Steps, fallback: &Steps) -> Vec<Block> {
+    fn node(segs: &[(u32, Decision, Decision)], lo: u32, bits: u32, out: &mut Vec<Block>) {
+        let hi = lo + (1 << bits) - 1;
+        let i = segs.partition_point(|s| s.0 <= lo) - 1;
+        let wanted = segs[i].1;
+        let (mut uniform, mut must) = (true, false);
+        for &(start, w, f) in &segs[i..] {
+            if start > hi {
+                break;
+            }
+            uniform &= w == wanted;
+            must |= w != f;
+        }
+        if !must {
+            return;
+        }
+        if uniform {
+            let (first, prefix) = (lo as u16, (16 - bits) as u8);
+            out.push(Block {
+                first,
+                prefix,
+                decision: wanted,
+            });
+            return;
+        }
+        node(segs, lo, bits - 1, out);
+        node(segs, lo + (1 << (bits - 1)), bits - 1, out);
+    }
+    let mut s = Scratch::default();
+    cover(want, fallback, &mut s, &mut Vec::new()); // fills the segments
+    let mut out = Vec::new();
+    node(&s.segments, 0, 16, &mut out);
+    out
+}
+
+#[test]
+fn runs_give_exactly_the_tries_blocks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
+    let mut want = Steps::new();
+    let mut fallback = Steps::new();
+    for round in 0..2000 {
+        let mut table = |n: usize| {
+            // Small ports and narrow ranges too, where blocks are big and neighbours meet.
+            let top = if round % 2 == 0 { 64u32 } else { 65536 };
+            let mut cuts: Vec<u16> = (0..rng.random_range(0..n))
+                .map(|_| rng.random_range(0..top) as u16)
+                .collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut entries = Vec::new();
+            for w in cuts.chunks(2) {
+                let last = w.get(1).copied().unwrap_or(w[0]);
+                entries.push((w[0], last, decisions[rng.random_range(0..4)]));
+            }
+            (entries, decisions[rng.random_range(0..4)])
+        };
+        let (lower, base) = table(10);
+        overlay(&lower, &constant(base), &mut fallback);
+        let (upper, _) = table(10);
+        overlay(&upper, &fallback, &mut want);
+        let got = blocks(&want, &fallback);
+        assert_eq!(got, trie(&want, &fallback), "round {round}");
+        if round % 50 == 0 {
+            check(&want, &fallback, &got);
+        }
+    }
+}
