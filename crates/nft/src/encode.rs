@@ -93,12 +93,6 @@ fn steps(b: &mut Batch, d: &Diff<'_>) {
             a.str(sys::RULE_CHAIN, &name);
         });
     }
-    for (map, elements) in &d.del_elements {
-        write_elements(b, sys::DELSETELEM, *map, elements);
-    }
-    for (map, elements) in &d.add_elements {
-        write_elements(b, sys::NEWSETELEM, *map, elements);
-    }
     for (name, chain) in &d.set_rules {
         let name = name.to_string();
         for (i, r) in chain.rules.iter().enumerate() {
@@ -114,6 +108,12 @@ fn steps(b: &mut Batch, d: &Diff<'_>) {
                 },
             );
         }
+    }
+    for (map, elements) in &d.del_elements {
+        write_elements(b, sys::DELSETELEM, *map, elements);
+    }
+    for (map, elements) in &d.add_elements {
+        write_elements(b, sys::NEWSETELEM, *map, elements);
     }
     for name in &d.del_maps {
         let name = name.to_string();

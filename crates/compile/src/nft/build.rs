@@ -70,6 +70,15 @@ type ChainsKey = (
 /// The least size given to a hash map, so small programs do not recreate maps often.
 const MIN_SIZE: u32 = 256;
 
+/// A new hash map's size: its elements and a quarter more, room for updates to grow in
+/// before the map must be recreated. The kernel allocates (and zeroes) 4/3 of the
+/// size, rounded up to a power of two, in buckets, and walks them all whenever it
+/// walks the map: twice the elements rounded up, as before, made a 270,000-element
+/// full apply spend a sixth of its time on empty buckets.
+fn new_size(count: u32) -> u32 {
+    count.saturating_add(count / 4).max(MIN_SIZE)
+}
+
 impl Builder {
     /// Sets the unknown-address guard of the rulesets built from now on: `ranges`
     /// from [`super::guard::unknown_ranges`] (empty: no guard).
@@ -170,7 +179,7 @@ impl Builder {
             } else {
                 match self.sizes.get(&map) {
                     Some(&s) if s >= count => s,
-                    _ => count.saturating_mul(2).max(MIN_SIZE).next_power_of_two(),
+                    _ => new_size(count),
                 }
             };
             sizes.insert(map, size);

@@ -20,12 +20,15 @@ pub struct Diff<'a> {
     pub add_chains: Vec<(ChainName, &'a Chain)>,
     /// Chains whose rules change or that go away: all their rules are deleted first.
     pub flush_chains: Vec<ChainName>,
+    /// The full rule list of every new or changed chain (after its flush). Rules go
+    /// before elements: binding a rule to a map makes the kernel walk the map's
+    /// elements, which costs nothing while a new map is still empty (a fifth of a
+    /// 270,000-element full apply when the elements came first).
+    pub set_rules: Vec<(ChainName, &'a Chain)>,
     /// Elements to delete from maps that stay.
     pub del_elements: Vec<(MapId, Vec<&'a Element>)>,
     /// Elements to add, to new maps and to maps that stay.
     pub add_elements: Vec<(MapId, Vec<&'a Element>)>,
-    /// The full rule list of every new or changed chain (after its flush).
-    pub set_rules: Vec<(ChainName, &'a Chain)>,
     /// Maps that go away, deleted once nothing refers to them.
     pub del_maps: Vec<MapId>,
     /// Chains that go away, deleted last (verdict map elements may have gone to them).
