@@ -16,6 +16,8 @@ const ELEMENTS_PER_MESSAGE_BYTES: usize = 48 * 1024;
 /// (so that deleting it cannot fail), delete it, then create everything.
 pub fn full(rs: &Ruleset, first_seq: u32) -> Finished {
     let mut b = Batch::new(first_seq);
+    // About 38 bytes per element: growing a 10 MB buffer by doubling copies it again.
+    b.reserve(rs.element_count() * 40);
     drop_table(&mut b);
     b.msg(
         sys::NEWTABLE,
@@ -319,34 +321,55 @@ fn value(a: &mut Attrs, ty: u16, bytes: &[u8]) {
 
 /// Key bytes as the registers hold them: each field padded to 4 bytes, addresses and
 /// ports big-endian, marks in host order (the kernel's `ct mark` is a host u32).
-pub fn key_bytes(map: MapId, k: ElementKey) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16);
-    let mut field = |bytes: &[u8]| {
-        v.extend_from_slice(bytes);
-        v.resize(v.len().div_ceil(4) * 4, 0);
+/// Returned in place (at most four fields): a full apply writes 270,000 keys.
+fn key_bytes(map: MapId, k: ElementKey) -> KeyBytes {
+    let mut v = KeyBytes {
+        bytes: [0; 16],
+        len: 0,
     };
     match k {
-        ElementKey::Addr(a) | ElementKey::Range(a, _) => field(&a.octets()),
-        ElementKey::Mark(m) => field(&m.to_ne_bytes()),
+        ElementKey::Addr(a) | ElementKey::Range(a, _) => v.field(&a.octets()),
+        ElementKey::Mark(m) => v.field(&m.to_ne_bytes()),
         ElementKey::Check {
             own,
             peer,
             protocol,
             port,
         } => {
-            field(&own.octets());
+            v.field(&own.octets());
             if let MapId::Check(_, level, kind) = map {
                 if level == Level::Peer {
-                    field(&peer.to_ne_bytes());
+                    v.field(&peer.to_ne_bytes());
                 }
                 if kind != Kind::Other {
-                    field(&[protocol]);
+                    v.field(&[protocol]);
                 }
                 if matches!(kind, Kind::Port | Kind::Masked(_)) {
-                    field(&port.to_be_bytes());
+                    v.field(&port.to_be_bytes());
                 }
             }
         }
     }
     v
+}
+
+/// A key's register bytes: up to four 4-byte fields.
+struct KeyBytes {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl KeyBytes {
+    fn field(&mut self, b: &[u8]) {
+        // Every field is at most 4 bytes and a key has at most four.
+        self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += 4;
+    }
+}
+
+impl std::ops::Deref for KeyBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }

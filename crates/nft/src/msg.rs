@@ -33,6 +33,11 @@ impl Batch {
         b
     }
 
+    /// Makes room for `bytes` more, at once.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
+    }
+
     /// Writes one nf_tables message for the `inet` family; `body` adds its attributes.
     /// The kernel answers a message only if it fails (with its sequence number); an
     /// acknowledgement per message would cost one socket buffer each, which a

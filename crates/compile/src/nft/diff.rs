@@ -152,6 +152,22 @@ fn elements<'a>(
     del: &mut BTreeMap<MapId, Vec<&'a Element>>,
     add: &mut BTreeMap<MapId, Vec<&'a Element>>,
 ) {
+    // One side empty (every part of a full apply): whole runs, one map lookup each.
+    if old.is_empty() || new.is_empty() {
+        let (list, to) = if old.is_empty() {
+            (new, add)
+        } else {
+            (old, del)
+        };
+        let mut rest = list;
+        while let Some((map, _)) = rest.first() {
+            let n = rest.partition_point(|(m, _)| m == map);
+            let run = rest[..n].iter().map(|(_, e)| e);
+            to.entry(*map).or_default().extend(run);
+            rest = &rest[n..];
+        }
+        return;
+    }
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         let ord = match (old.get(i), new.get(j)) {

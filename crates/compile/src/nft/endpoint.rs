@@ -29,11 +29,18 @@ pub struct Work {
     blocks: Vec<Block>,
     want: Steps,
     entries: Vec<(u16, u16, Decision)>,
+    /// The any level per protocol, and the default under it.
+    any: [Steps; 3],
+    default: Steps,
+    others: Vec<(MapId, ElementKey, Decision)>,
+    /// The part's elements before they are sorted and copied out at their exact size.
+    elements: Vec<(MapId, Element)>,
 }
 
 /// The elements of `ep`, given the kernel number of each program identity.
 pub fn part(ep: &Endpoint, kernel: &[u32], w: &mut Work) -> Part {
-    let mut elements = Vec::new();
+    let mut elements = std::mem::take(&mut w.elements);
+    elements.clear();
     for dir in Dir::BOTH {
         let d = match dir {
             Dir::Egress => &ep.egress,
@@ -41,7 +48,6 @@ pub fn part(ep: &Endpoint, kernel: &[u32], w: &mut Work) -> Part {
         };
         direction(dir, d, ep, kernel, w, &mut elements);
     }
-    elements.sort_unstable_by_key(|(m, e)| (*m, e.key));
     let mut decisions: Vec<Decision> = elements
         .iter()
         .filter_map(|(_, e)| match e.value {
@@ -58,12 +64,14 @@ pub fn part(ep: &Endpoint, kernel: &[u32], w: &mut Work) -> Part {
             let e = element(ElementKey::Addr(*ip), Value::None);
             elements.push((MapId::Enforced, e));
         }
-        elements.sort_unstable_by_key(|(m, e)| (*m, e.key));
     }
-    Part {
-        elements,
+    elements.sort_unstable_by_key(|(m, e)| (*m, e.key));
+    let part = Part {
+        elements: elements.clone(),
         decisions,
-    }
+    };
+    w.elements = elements;
+    part
 }
 
 fn element(key: ElementKey, value: Value) -> Element {
@@ -84,9 +92,10 @@ fn direction(
     } else {
         Decision::Allow
     };
-    let default = ports::constant(d0);
+    let (mut any, mut default) = (std::mem::take(&mut w.any), std::mem::take(&mut w.default));
+    default.clear();
+    default.push((0, d0));
     // The any level, as a function of port per protocol: what a miss at the peer level gets.
-    let mut any: [Steps; 3] = Default::default();
     for (p, steps) in PORTED.iter().zip(any.iter_mut()) {
         entries_of(&d.any.entries, *p, mode, &mut w.entries);
         ports::overlay(&w.entries, &default, steps);
@@ -111,7 +120,8 @@ fn direction(
         ports::cover(steps, &default, &mut w.scratch, &mut w.blocks);
         emit(w, Level::Any, 0, *p);
     }
-    let mut others: Vec<(MapId, ElementKey, Decision)> = Vec::new();
+    let mut others = std::mem::take(&mut w.others);
+    others.clear();
     if any_other != d0 {
         for own in &ep.ips {
             let key = check_key(*own, 0, 0, 0);
@@ -139,9 +149,10 @@ fn direction(
             }
         }
     }
-    for (map, key, d) in others {
+    for &(map, key, d) in &others {
         out.push((map, element(key, Value::Mark(d.code()))));
     }
+    (w.any, w.default, w.others) = (any, default, others);
     if d0 != Decision::Allow {
         for own in &ep.ips {
             let v = Value::Mark(d0.code());

@@ -133,7 +133,11 @@ fn runs(segs: &[(u32, Decision, Decision)], out: &mut Vec<Block>) {
             let (mut at, mut k) = (segs[i].0, i);
             while at < stop {
                 // The largest aligned block starting at `at` that stays inside the run.
-                let mut bits = if at == 0 { 16 } else { at.trailing_zeros().min(16) };
+                let mut bits = if at == 0 {
+                    16
+                } else {
+                    at.trailing_zeros().min(16)
+                };
                 while at + (1 << bits) > stop {
                     bits -= 1;
                 }
