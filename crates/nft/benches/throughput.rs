@@ -8,6 +8,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "throughput/full.rs"]
+mod full;
 
 use bulkhead_compile::nft::{ElementKey, Kind, Level, MapId, Ruleset, render};
 use bulkhead_compile::{Input, Program, compile, synthetic};
@@ -359,27 +361,12 @@ fn linear(rs: &Ruleset, pair: [std::net::Ipv4Addr; 2]) -> (String, usize) {
 fn main() {
     let mut report = String::from("# nft backend benchmark\n\n");
     let (policies, inventory) = policies();
-    let mut compile_ms = Vec::new();
-    let mut program = compile_all(&policies, &inventory);
-    for _ in 0..3 {
-        let t = Instant::now();
-        program = compile_all(&policies, &inventory);
-        compile_ms.push(ms(t.elapsed()));
-    }
     let pair = topology();
-    let mut full_ms = Vec::new();
-    let mut build_ms = Vec::new();
-    let mut elements = 0;
-    for _ in 0..RUNS {
-        let mut b = NftBackend::new(pair.node.path()).expect("backend");
-        let t = Instant::now();
-        let (rs, stamps) = b.plan(&program).expect("plan");
-        build_ms.push(ms(t.elapsed()));
-        elements = rs.element_count();
-        let r = b.apply_ruleset(rs, stamps, true).expect("apply");
-        full_ms.push(ms(t.elapsed()));
-        let _ = r;
-    }
+    let compile = || compile_all(&policies, &inventory);
+    let program = compile();
+    let onto_empty = full::measure(&pair.node.path(), RUNS, true, compile);
+    let replacing = full::measure(&pair.node.path(), RUNS, false, compile);
+    let load_full = loadavg();
     // Incremental: server's ingress port changes 8080 → 8081 and back, alternately.
     let mut b = NftBackend::new(pair.node.path()).expect("backend");
     b.apply_full(&program).expect("apply");
@@ -453,6 +440,7 @@ fn main() {
         panic!("the bench's updates fell back to whole compiles");
     }
     let (rs, _) = b.plan(&program).expect("plan");
+    let elements = rs.element_count();
     let pair_ips = [synthetic::address(CLIENT), synthetic::address(SERVER)];
     let (linear_text, linear_rules) = linear(&rs, pair_ips);
 
@@ -546,28 +534,15 @@ fn main() {
         report,
         "## Compile and apply (medians of {RUNS} runs unless said)\n\n| step | median ms | runs |\n|---|---|---|"
     );
-    let _ = writeln!(
-        report,
-        "| compile (Program; 3 runs) | {:.1} | {:?} |",
-        median(compile_ms.clone()),
-        compile_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
+    full::rows(
+        &mut report,
+        "onto a node with no Bulkhead table",
+        &onto_empty,
     );
-    let _ = writeln!(
-        report,
-        "| build nft ruleset IR | {:.1} | {:?} |",
-        median(build_ms.clone()),
-        build_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
-    );
-    let _ = writeln!(
-        report,
-        "| build + full apply (one batch) | {:.1} | {:?} |",
-        median(full_ms.clone()),
-        full_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
-    );
-    let _ = writeln!(
-        report,
-        "| compile + build + full apply | {:.1} | (goal ≤ 300) |",
-        median(compile_ms) + median(full_ms)
+    full::rows(
+        &mut report,
+        "replacing a Bulkhead table of the same size",
+        &replacing,
     );
     let rounded = |v: &[f64]| {
         v.iter()
@@ -627,7 +602,7 @@ fn main() {
     );
     let _ = writeln!(
         report,
-        "\nEach update's compile is incremental: `Compiler::update` is told which policy changed and rebuilds only the tables of the endpoints that policy isolates; its program was checked equal to a whole compile's after every update (untimed). The whole-compile rows time a whole compile of the same set in the same iteration, for comparison. Load average (1, 5, 15 min) when the update runs started: {load_apply}."
+        "\nEach update's compile is incremental: `Compiler::update` is told which policy changed and rebuilds only the tables of the endpoints that policy isolates; its program was checked equal to a whole compile's after every update (untimed). The whole-compile rows time a whole compile of the same set in the same iteration, for comparison. Load average (1, 5, 15 min) when the full applies ended: {load_full}; when the update runs started: {load_apply}."
     );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for dir in [root.join("target/bench-reports"), root.join("docs/bench")] {
