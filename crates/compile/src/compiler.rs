@@ -25,6 +25,7 @@ mod incremental;
 pub use incremental::Compiler;
 mod intern;
 mod numbering;
+mod par;
 mod peer_sets;
 mod ports;
 mod rules;
@@ -100,26 +101,37 @@ fn compile_keeping<K>(
     input: &Input<'_>,
     keep: impl FnOnce(incremental::Parts<'_, '_>) -> K,
 ) -> Result<(Program, K), CompileError> {
-    let rules = rules::Rules::new(input.policies);
+    let workloads = &input.inventory.workloads;
+    let parallel = input.policies.policies.len().max(workloads.len()) >= par::PARALLEL_FROM;
+    // The rules split in two parts, the second built beside the inventory's index: the
+    // index costs about a third of the rules, so the helper thread takes the smaller
+    // part of the rules.
+    let (order, by_name) = rules::name_order(input.policies);
+    let split = if parallel {
+        by_name.len() * 5 / 8
+    } else {
+        by_name.len()
+    };
+    let (mut rules, (later, selector)) = par::both(
+        parallel,
+        || rules::Rules::part(&by_name[..split], 0),
+        || {
+            let later = rules::Rules::part(&by_name[split..], split as u32);
+            (later, select::Selector::new(workloads))
+        },
+    );
+    rules.append(later);
+    rules.order = order;
     if rules.rules.len() > MAX_RULES {
         return Err(CompileError::TooManyRules {
             needed: rules.rules.len(),
             max: MAX_RULES,
         });
     }
-    let workloads = &input.inventory.workloads;
     if workloads.len() > MAX_WORKLOADS {
         return Err(CompileError::TooManyWorkloads {
             needed: workloads.len(),
             max: MAX_WORKLOADS,
-        });
-    }
-    let mut selector = select::Selector::new(workloads);
-    let ids = identity::build(input.inventory, &mut selector, &rules);
-    if ids.count() > MAX_IDENTITIES {
-        return Err(CompileError::TooManyIdentities {
-            needed: ids.count(),
-            max: MAX_IDENTITIES,
         });
     }
     let local: Vec<u32> = (0..selector.workloads.len() as u32)
@@ -128,7 +140,19 @@ fn compile_keeping<K>(
             input.node.is_none_or(|n| w.node.as_deref() == Some(n))
         })
         .collect();
-    let selecting = subjects::subjects(&rules, &mut selector, &local);
+    // Identities and the isolating policies both read the rules and the index, not
+    // each other.
+    let (selecting, ids) = par::both(
+        parallel,
+        || subjects::subjects(&rules, &selector, &local),
+        || identity::build(input.inventory, &selector, &rules),
+    );
+    if ids.count() > MAX_IDENTITIES {
+        return Err(CompileError::TooManyIdentities {
+            needed: ids.count(),
+            max: MAX_IDENTITIES,
+        });
+    }
     let book = numbering::Book::new(&rules, &selecting);
 
     let peer_sets = peer_sets::peer_sets(&rules, &ids.peer_sets, ids.count(), &book.rule_ids);

@@ -24,6 +24,7 @@ use std::net::Ipv4Addr;
 
 mod fingerprint;
 pub use fingerprint::direction_fingerprint;
+pub(crate) use fingerprint::direction_fingerprint_in;
 
 pub type IdentityId = u32;
 /// The wildcard peer in map keys (`any` entries); never assigned to an address.

@@ -17,7 +17,7 @@ mod describe;
 use super::csr::Csr;
 use super::hash::FastMap;
 use super::rules::{NamedId, PeerId, PeerKey, Rules};
-use super::select::Selector;
+use super::select::{Scopes, Selector};
 use crate::program::{ANY_IDENTITY, Identity, IdentityId};
 use bulkhead_policy::Inventory;
 use bulkhead_policy::ir::{Entity, Peer};
@@ -64,12 +64,13 @@ fn atom_of(nets: &[Ipv4Net], ip: Ipv4Addr) -> Option<usize> {
 
 pub(crate) fn build<'a>(
     inventory: &Inventory,
-    selector: &mut Selector<'a>,
+    selector: &Selector<'a>,
     rules: &Rules<'a>,
 ) -> Identities {
     let (nets, atoms) = atoms(inventory, selector, rules);
     // (atom, peer) for every match; each peer only visits what it matches.
     let mut pairs: Vec<(u32, PeerId)> = Vec::new();
+    let mut scopes = Scopes::default();
     for (pid, (key, peer)) in rules.peers.iter().enumerate() {
         let pid = pid as PeerId;
         match (key, peer) {
@@ -80,7 +81,7 @@ pub(crate) fn build<'a>(
                     workloads,
                 },
             ) => {
-                for pos in selector.select(namespaces, workloads.as_ref()) {
+                for pos in selector.select(&mut scopes, namespaces, workloads.as_ref()) {
                     for &ip in &selector.workloads[pos as usize].ips {
                         match atom_of(&nets, ip) {
                             Some(a) if atoms[a].owner == Some(pos) => pairs.push((a as u32, pid)),

@@ -41,8 +41,8 @@ impl<'s> Book<'s> {
                 reasons.push(Reason::Rule {
                     policy: rules.policies[r.policy as usize].name.clone(),
                     direction: r.direction,
-                    index: r.rule.index,
-                    action: r.rule.action,
+                    index: r.index,
+                    action: r.action,
                 });
                 (reasons.len() - 1) as RuleId
             })

@@ -11,7 +11,7 @@
 use super::hash::FastMap;
 use super::intern::Interner;
 use bulkhead_policy::ir::{Entity, Peer, Policy, PolicySet, PortMatch, Rule};
-use bulkhead_policy::{Direction, Protocol};
+use bulkhead_policy::{Action, Direction, Protocol};
 use ipnet::Ipv4Net;
 
 pub(crate) type PeerId = u32;
@@ -47,6 +47,11 @@ pub(crate) struct FlatRule<'a> {
     pub policy: u32,
     pub direction: Direction,
     pub rule: &'a Rule,
+    /// Copied from `rule` while it is being read anyway: the rule table reads these for
+    /// every rule, and going back to 40,000 rules scattered over the policy set costs a
+    /// cache miss each.
+    pub index: usize,
+    pub action: Action,
     /// Where the rule's interned peers sit in [`Rules::rule_peers`]; `None` when the
     /// rule names none (every peer).
     peers: Option<std::ops::Range<usize>>,
@@ -71,6 +76,8 @@ pub(crate) struct Rules<'a> {
     /// on the endpoint's own ports).
     pub named_ingress: Vec<bool>,
     named_ids: FastMap<(&'a str, Protocol), NamedId>,
+    /// Kept so that a part built on another thread can be appended ([`Rules::append`]).
+    interner: Interner,
 }
 
 pub(crate) fn direction_slot(d: Direction) -> usize {
@@ -80,27 +87,39 @@ pub(crate) fn direction_slot(d: Direction) -> usize {
     }
 }
 
+/// The set's policies in name order, and where each sits in the set's own list.
+pub(crate) fn name_order(set: &PolicySet) -> (Vec<u32>, Vec<&Policy>) {
+    let mut order: Vec<u32> = (0..set.policies.len() as u32).collect();
+    order.sort_by(|&a, &b| {
+        set.policies[a as usize]
+            .name
+            .cmp(&set.policies[b as usize].name)
+    });
+    let policies = order.iter().map(|&i| &set.policies[i as usize]).collect();
+    (order, policies)
+}
+
 impl<'a> Rules<'a> {
-    pub fn new(set: &'a PolicySet) -> Self {
-        let mut order: Vec<u32> = (0..set.policies.len() as u32).collect();
-        order.sort_by(|&a, &b| {
-            set.policies[a as usize]
-                .name
-                .cmp(&set.policies[b as usize].name)
-        });
-        let policies: Vec<&Policy> = order.iter().map(|&i| &set.policies[i as usize]).collect();
+    /// The rules of `policies` (a run of the name-ordered policies starting at policy
+    /// number `first`), numbered as if they were the whole set; [`Rules::append`] joins
+    /// consecutive parts. `order` is left empty for the caller.
+    pub fn part(policies: &[&'a Policy], first: u32) -> Self {
+        let count = policies
+            .iter()
+            .map(|p| p.ingress.as_ref().map_or(0, Vec::len) + p.egress.as_ref().map_or(0, Vec::len))
+            .sum();
         let mut out = Rules {
-            policies: Vec::new(),
-            order,
-            rules: Vec::new(),
-            ranges: Vec::new(),
+            policies: policies.to_vec(),
+            order: Vec::new(),
+            rules: Vec::with_capacity(count),
+            ranges: Vec::with_capacity(policies.len()),
             peers: Vec::new(),
             rule_peers: Vec::new(),
             named: Vec::new(),
-            named_ingress: Vec::new(),
+            named_ingress: Vec::with_capacity(policies.len()),
             named_ids: FastMap::default(),
+            interner: Interner::default(),
         };
-        let mut interner = Interner::default();
         for (p, policy) in policies.iter().enumerate() {
             let mut ranges = [None, None];
             for direction in [Direction::Ingress, Direction::Egress] {
@@ -112,11 +131,7 @@ impl<'a> Rules<'a> {
                     let peers = rule.peers.as_ref().map(|list| {
                         let start = out.rule_peers.len();
                         for peer in list {
-                            let next = out.peers.len() as PeerId;
-                            let id = interner.intern(peer, next);
-                            if id == next {
-                                out.peers.push((PeerKey::of(peer), peer));
-                            }
+                            let id = out.intern(peer);
                             out.rule_peers.push(id);
                         }
                         start..out.rule_peers.len()
@@ -125,9 +140,11 @@ impl<'a> Rules<'a> {
                         out.intern_named(rule);
                     }
                     out.rules.push(FlatRule {
-                        policy: p as u32,
+                        policy: first + p as u32,
                         direction,
                         rule,
+                        index: rule.index,
+                        action: rule.action,
                         peers,
                     });
                 }
@@ -142,19 +159,54 @@ impl<'a> Rules<'a> {
             });
             out.named_ingress.push(named);
         }
-        out.policies = policies;
         out
+    }
+
+    fn intern(&mut self, peer: &'a Peer) -> PeerId {
+        let next = self.peers.len() as PeerId;
+        let id = self.interner.intern(peer, next);
+        if id == next {
+            self.peers.push((PeerKey::of(peer), peer));
+        }
+        id
+    }
+
+    /// Appends the part for the policies right after this one's: the same numbering as
+    /// one part built over both, since peers and named ports are numbered by first
+    /// appearance and `later`'s appear after all of this part's.
+    pub fn append(&mut self, later: Rules<'a>) {
+        let peer_id: Vec<PeerId> = later.peers.iter().map(|(_, p)| self.intern(p)).collect();
+        for &(name, protocol) in &later.named {
+            self.intern_named_key((name, protocol));
+        }
+        let rule_base = self.rules.len() as u32;
+        let peer_base = self.rule_peers.len();
+        self.rule_peers
+            .extend(later.rule_peers.iter().map(|&id| peer_id[id as usize]));
+        self.rules.extend(later.rules.into_iter().map(|r| FlatRule {
+            peers: r.peers.map(|p| p.start + peer_base..p.end + peer_base),
+            ..r
+        }));
+        let shift =
+            |r: Option<std::ops::Range<u32>>| r.map(|r| r.start + rule_base..r.end + rule_base);
+        self.ranges
+            .extend(later.ranges.into_iter().map(|[i, e]| [shift(i), shift(e)]));
+        self.policies.extend(later.policies);
+        self.named_ingress.extend(later.named_ingress);
     }
 
     fn intern_named(&mut self, rule: &'a Rule) {
         for spec in rule.ports.iter().flatten() {
             if let PortMatch::Named(name) = &spec.port {
-                let key = (name.as_str(), spec.protocol);
-                if !self.named_ids.contains_key(&key) {
-                    self.named_ids.insert(key, self.named.len() as NamedId);
-                    self.named.push(key);
-                }
+                self.intern_named_key((name.as_str(), spec.protocol));
             }
+        }
+    }
+
+    fn intern_named_key(&mut self, key: (&'a str, Protocol)) {
+        if !self.named_ids.contains_key(&key) {
+            self.named_ids.insert(key, self.named.len() as NamedId);
+            self.named.push(key);
         }
     }
 
@@ -167,3 +219,6 @@ impl<'a> Rules<'a> {
         self.named_ids.get(&(name, protocol)).copied()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,9 +22,12 @@ pub(crate) struct Selector<'a> {
     groups: Vec<Group<'a>>,
     /// (label key, label value) → workloads with that label, ascending.
     postings: FastMap<(&'a str, &'a str), Vec<u32>>,
-    /// Which groups a namespace match covers, computed once per distinct match.
-    scopes: FastMap<(Option<&'a str>, Option<&'a LabelSelector>), Vec<bool>>,
 }
+
+/// Which groups a namespace match covers, computed once per distinct match. Kept by
+/// each caller rather than inside the [`Selector`], so that stages running on
+/// different threads can share one selector read-only.
+pub(crate) type Scopes<'a> = FastMap<(Option<&'a str>, Option<&'a LabelSelector>), Vec<bool>>;
 
 struct Group<'a> {
     namespace: &'a str,
@@ -75,14 +78,14 @@ impl<'a> Selector<'a> {
             group_of,
             groups,
             postings,
-            scopes: FastMap::default(),
         }
     }
 
     /// Positions (ascending) of the workloads in the matching namespaces whose labels
     /// match `workloads` (every workload there if `None`).
     pub fn select(
-        &mut self,
+        &self,
+        scopes: &mut Scopes<'a>,
         namespaces: &'a NamespaceMatch,
         workloads: Option<&LabelSelector>,
     ) -> Vec<u32> {
@@ -90,18 +93,15 @@ impl<'a> Selector<'a> {
             NamespaceMatch::Named(n) => (Some(n.as_str()), None),
             NamespaceMatch::Selector(s) => (None, Some(s)),
         };
-        if !self.scopes.contains_key(&key) {
-            let scope = self
-                .groups
+        let scope: &[bool] = scopes.entry(key).or_insert_with(|| {
+            self.groups
                 .iter()
                 .map(|g| match namespaces {
                     NamespaceMatch::Named(n) => g.namespace == n,
                     NamespaceMatch::Selector(s) => s.matches(g.labels),
                 })
-                .collect();
-            self.scopes.insert(key, scope);
-        }
-        let scope = &self.scopes[&key];
+                .collect()
+        });
         let labels_ok =
             |pos: u32| workloads.is_none_or(|s| s.matches(&self.workloads[pos as usize].labels));
         // A required label's posting list bounds the answer; when one is short, walk it
@@ -181,13 +181,14 @@ mod tests {
         let in_x = NamespaceMatch::Named("x".into());
         let team1 = NamespaceMatch::Selector(sel(&[("team", "t1")]));
         let all = NamespaceMatch::Selector(LabelSelector::everything());
-        let mut s = Selector::new(&ws);
+        let s = Selector::new(&ws);
+        let mut memo = Scopes::default();
         let names: Vec<String> = s.workloads.iter().map(|w| w.id.to_string()).collect();
         let ids =
             |v: Vec<u32>| -> Vec<String> { v.iter().map(|&i| names[i as usize].clone()).collect() };
         let web = sel(&[("app", "web")]);
-        assert_eq!(ids(s.select(&in_x, Some(&web))), ["x/a"]);
-        assert_eq!(ids(s.select(&team1, Some(&web))), ["x/a", "y/b"]);
+        assert_eq!(ids(s.select(&mut memo, &in_x, Some(&web))), ["x/a"]);
+        assert_eq!(ids(s.select(&mut memo, &team1, Some(&web))), ["x/a", "y/b"]);
         let not_web = LabelSelector {
             match_labels: Labels::new(),
             match_expressions: vec![Requirement {
@@ -196,10 +197,16 @@ mod tests {
                 values: ["web".to_string()].into(),
             }],
         };
-        assert_eq!(ids(s.select(&all, Some(&not_web))), ["x/c"]);
-        assert_eq!(ids(s.select(&all, None)).len(), 4);
-        assert_eq!(ids(s.select(&team1, None)), ["x/a", "x/c", "y/b"]);
-        assert!(s.select(&all, Some(&sel(&[("app", "nope")]))).is_empty());
+        assert_eq!(ids(s.select(&mut memo, &all, Some(&not_web))), ["x/c"]);
+        assert_eq!(ids(s.select(&mut memo, &all, None)).len(), 4);
+        assert_eq!(
+            ids(s.select(&mut memo, &team1, None)),
+            ["x/a", "x/c", "y/b"]
+        );
+        assert!(
+            s.select(&mut memo, &all, Some(&sel(&[("app", "nope")])))
+                .is_empty()
+        );
         assert_eq!(s.position, [2, 0, 1, 3]);
     }
 }

@@ -11,7 +11,7 @@ use super::hash::FastMap;
 use super::numbering::Book;
 use super::rules::Rules;
 use super::select::Selector;
-use crate::program::{DirectionProgram, direction_fingerprint};
+use crate::program::{DirectionProgram, direction_fingerprint_in};
 use bulkhead_policy::{Direction, NamedPort};
 
 /// Below this many endpoints a thread costs more than it saves.
@@ -25,7 +25,7 @@ const MAX_THREADS: usize = 2;
 /// not isolated).
 pub(crate) struct Tables {
     pub tables: Vec<DirectionProgram>,
-    /// `fingerprints[t]` is [`direction_fingerprint`] of `tables[t]`, computed on the
+    /// `fingerprints[t]` is [`crate::program::direction_fingerprint`] of `tables[t]`, computed on the
     /// chunk's thread, once per shared table.
     pub fingerprints: Vec<u64>,
     pub uses: Vec<[Option<usize>; 2]>,
@@ -113,7 +113,11 @@ fn chunk(inputs: &Inputs<'_, '_>, start: usize, end: usize) -> Tables {
         }
         uses.push(slots);
     }
-    let fingerprints = tables.iter().map(direction_fingerprint).collect();
+    let mut buf = Vec::new();
+    let fingerprints = tables
+        .iter()
+        .map(|t| direction_fingerprint_in(t, &mut buf))
+        .collect();
     Tables {
         tables,
         fingerprints,

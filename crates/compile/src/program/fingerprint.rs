@@ -18,19 +18,46 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 /// The fingerprint of one direction's table; the compiler computes it once per table
 /// shared by several endpoints.
 pub fn direction_fingerprint(d: &DirectionProgram) -> u64 {
+    direction_fingerprint_in(d, &mut Vec::new())
+}
+
+/// [`direction_fingerprint`] with a reused buffer. The table's bytes are gathered first
+/// and hashed in one `write`: SipHash is a stream over the bytes written, so this is the
+/// same value as writing field by field, without the per-call bookkeeping on every
+/// one- to four-byte field (a fifth of the tables' cost when written field by field).
+pub(crate) fn direction_fingerprint_in(d: &DirectionProgram, buf: &mut Vec<u8>) -> u64 {
+    buf.clear();
+    let mut bytes = Bytes(buf);
+    write_direction(&mut bytes, d);
     let mut h = DefaultHasher::new();
-    h.write_u8(u8::from(d.isolated));
-    h.write_u32(d.default_rule);
-    write_table(&mut h, &d.any);
-    h.write_usize(d.peers.len());
-    for (id, table) in &d.peers {
-        h.write_u32(*id);
-        write_table(&mut h, table);
-    }
+    h.write(bytes.0);
     h.finish()
 }
 
-fn write_table(h: &mut DefaultHasher, t: &PortTable) {
+/// Collects what is written into it; never asked for a hash of its own.
+struct Bytes<'b>(&'b mut Vec<u8>);
+
+impl Hasher for Bytes<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn finish(&self) -> u64 {
+        0
+    }
+}
+
+fn write_direction(h: &mut impl Hasher, d: &DirectionProgram) {
+    h.write_u8(u8::from(d.isolated));
+    h.write_u32(d.default_rule);
+    write_table(h, &d.any);
+    h.write_usize(d.peers.len());
+    for (id, table) in &d.peers {
+        h.write_u32(*id);
+        write_table(h, table);
+    }
+}
+
+fn write_table(h: &mut impl Hasher, t: &PortTable) {
     // Lengths first, so entries cannot slide between neighbouring tables unnoticed.
     h.write_usize(t.entries.len());
     for e in &t.entries {
@@ -123,6 +150,25 @@ mod tests {
         );
         e.fingerprint = e.content_fingerprint();
         e
+    }
+
+    #[test]
+    fn gathered_bytes_hash_as_field_by_field_writes() {
+        // The value before gathering: every field written straight into SipHash.
+        fn streamed(d: &DirectionProgram) -> u64 {
+            let mut h = DefaultHasher::new();
+            write_direction(&mut h, d);
+            h.finish()
+        }
+        let e = endpoint();
+        for d in [&e.ingress, &e.egress, &DirectionProgram::default()] {
+            assert_eq!(direction_fingerprint(d), streamed(d));
+        }
+        let mut big = e.ingress.clone();
+        for id in 10..200 {
+            big.peers.insert(id, big.peers[&4].clone());
+        }
+        assert_eq!(direction_fingerprint(&big), streamed(&big));
     }
 
     #[test]
