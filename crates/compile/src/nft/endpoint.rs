@@ -138,6 +138,14 @@ fn direction(
             if w.entries.is_empty() {
                 continue; // no entries: the level falls through everywhere
             }
+            if let [(first, last, d)] = w.entries[..]
+                && first == last
+                && let Some(block) = ports::cover_port(first, d, steps)
+            {
+                w.blocks.extend(block);
+                emit(w, Level::Peer, peer, *p);
+                continue;
+            }
             ports::overlay(&w.entries, steps, &mut w.want);
             ports::cover(&w.want, steps, &mut w.scratch, &mut w.blocks);
             emit(w, Level::Peer, peer, *p);

@@ -81,6 +81,25 @@ fn push(out: &mut Steps, start: u16, d: Decision) {
     }
 }
 
+/// [`cover`] of one port `port` wanting `d` laid over `fallback` (the most common
+/// table: one rule, one port), without building either function: nothing if the
+/// fallback decides `d` there already, else the port alone — unless its aligned
+/// neighbour falls back to `d` too, where a bigger block could serve both; then `None`
+/// and the caller takes the general way.
+pub fn cover_port(port: u16, d: Decision, fallback: &[(u16, Decision)]) -> Option<Option<Block>> {
+    if at(fallback, port) == Some(d) {
+        return Some(None);
+    }
+    if at(fallback, port ^ 1) == Some(d) {
+        return None;
+    }
+    Some(Some(Block {
+        first: port,
+        prefix: 16,
+        decision: d,
+    }))
+}
+
 /// Appends to `out` the blocks a level wanting `want` needs over `fallback`.
 pub fn cover(
     want: &[(u16, Decision)],

@@ -167,3 +167,44 @@ fn runs_give_exactly_the_tries_blocks() {
         }
     }
 }
+
+#[test]
+fn one_port_takes_the_short_way_to_the_same_blocks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
+    let (mut fallback, mut want) = (Steps::new(), Steps::new());
+    let mut short = 0;
+    for round in 0..4000 {
+        let top = if round % 2 == 0 { 16u32 } else { 65536 };
+        let mut cuts: Vec<u16> = (0..rng.random_range(0..6))
+            .map(|_| rng.random_range(0..top) as u16)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let entries: Vec<_> = cuts
+            .chunks(2)
+            .map(|w| {
+                (
+                    w[0],
+                    w.get(1).copied().unwrap_or(w[0]),
+                    decisions[rng.random_range(0..4)],
+                )
+            })
+            .collect();
+        overlay(
+            &entries,
+            &constant(decisions[rng.random_range(0..4)]),
+            &mut fallback,
+        );
+        let port = rng.random_range(0..top) as u16;
+        let d = decisions[rng.random_range(0..4)];
+        overlay(&[(port, port, d)], &fallback, &mut want);
+        let general = blocks(&want, &fallback);
+        if let Some(block) = cover_port(port, d, &fallback) {
+            short += 1;
+            assert_eq!(Vec::from_iter(block), general, "round {round}");
+        }
+    }
+    // Both ways were taken often.
+    assert!((1000..4000).contains(&short), "{short}");
+}
