@@ -33,6 +33,31 @@ impl Batch {
         b
     }
 
+    /// Messages written apart (on another thread), to [`Batch::append`] to a batch
+    /// later: no BATCH_BEGIN, numbered from 0 until appended.
+    pub fn fragment() -> Batch {
+        Batch {
+            buf: Vec::new(),
+            next_seq: 0,
+            what: Vec::new(),
+            first_seq: 0,
+        }
+    }
+
+    /// Appends a [`Batch::fragment`]'s messages, renumbered to follow this batch's.
+    pub fn append(&mut self, mut f: Batch) {
+        let mut at = 0;
+        while at + 16 <= f.buf.len() {
+            let len = u32::from_ne_bytes([f.buf[at], f.buf[at + 1], f.buf[at + 2], f.buf[at + 3]]);
+            f.buf[at + 8..at + 12].copy_from_slice(&self.next_seq.to_ne_bytes());
+            self.next_seq += 1;
+            // Messages are 4-byte aligned; a length below a header's would be our bug.
+            at += (len as usize).max(16).div_ceil(4) * 4;
+        }
+        self.buf.extend_from_slice(&f.buf);
+        self.what.append(&mut f.what);
+    }
+
     /// Makes room for `bytes` more, at once.
     pub fn reserve(&mut self, bytes: usize) {
         self.buf.reserve(bytes);
