@@ -2,8 +2,11 @@ use super::*;
 use bulkhead_compile::nft::{Builder, Stamps};
 use bulkhead_compile::synthetic;
 
-/// Every message of a finished batch: (sequence number, type, (set, element bytes)...).
-fn messages(bytes: &[u8]) -> Vec<(u32, u16, Vec<(String, Vec<u8>)>)> {
+/// One message: its sequence number, type, and (set, element bytes) of each element.
+type Message = (u32, u16, Vec<(String, Vec<u8>)>);
+
+/// Every message of a finished batch.
+fn messages(bytes: &[u8]) -> Vec<Message> {
     let u16_at = |b: &[u8], i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
     let u32_at = |b: &[u8], i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     // Type-length-values of `b`: (type without flags, value).
@@ -68,7 +71,7 @@ fn two_threads_write_the_elements_one_thread_writes() {
     }
     assert_eq!(two.commit_seq(), 100 + b.len() as u32 - 1);
     // The same elements of the same maps, in another order.
-    let all = |v: &[(u32, u16, Vec<(String, Vec<u8>)>)]| {
+    let all = |v: &[Message]| {
         let mut e: Vec<_> = v.iter().flat_map(|m| m.2.clone()).collect();
         e.sort();
         e
