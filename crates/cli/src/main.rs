@@ -51,6 +51,13 @@ enum Command {
     Workload(cmd::workload::WorkloadCommand),
 }
 
+/// mimalloc rather than glibc's malloc: compiling a large policy set is mostly many
+/// small, short-lived allocations, where glibc spent about a third of the compiler's
+/// time (consolidating free lists); with mimalloc the whole compile + full apply of
+/// 10,000 workloads takes ~30% less CPU (see the nft benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();

@@ -23,6 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// The `bulkhead` binary's allocator, so that compile and plan cost here what they
+/// cost the agent and `enforce`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WORKLOADS: usize = 10_000;
 /// Peers per workload and direction: enough for well over 100,000 map elements.
 const PEERS: usize = 10;
@@ -498,7 +503,7 @@ fn main() {
 
     let _ = writeln!(
         report,
-        "Policy: `synthetic::scale({WORKLOADS}, {PEERS})` (+ client ↔ server as peers), compiled with every workload local: {} endpoints, {} program entries → {} map elements, {} maps, {} chains. Traffic: two real workloads (w{CLIENT} → w{SERVER}, TCP 8080) on a bridge in a node namespace; host: 2 cores.\n",
+        "Policy: `synthetic::scale({WORKLOADS}, {PEERS})` (+ client ↔ server as peers), compiled with every workload local: {} endpoints, {} program entries → {} map elements, {} maps, {} chains. Traffic: two real workloads (w{CLIENT} → w{SERVER}, TCP 8080) on a bridge in a node namespace; host: 2 cores; allocator: mimalloc, as in the `bulkhead` binary.\n",
         program.endpoints.len(),
         program.entry_count(),
         elements,
