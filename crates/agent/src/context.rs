@@ -19,12 +19,32 @@ use std::sync::Arc;
 /// How many applied generations' rule tables are kept to name the rules of late events.
 const HISTORY: usize = 64;
 
-pub struct Context {
-    pub node: String,
+/// The inventory in force and its address index. Shared (not copied) by the contexts of
+/// every revision that left the inventory alone: at 10,000 workloads a copy costs more
+/// than the incremental compile it would sit next to.
+pub struct Workloads {
     pub inventory: Inventory,
     by_ip: HashMap<Ipv4Addr, usize>,
-    pub policies: PolicySet,
-    pub modes: BTreeMap<WorkloadId, Mode>,
+}
+
+impl Workloads {
+    pub fn new(inventory: Inventory) -> Workloads {
+        let mut by_ip = HashMap::new();
+        for (i, w) in inventory.workloads.iter().enumerate() {
+            for ip in &w.ips {
+                by_ip.insert(*ip, i);
+            }
+        }
+        Workloads { inventory, by_ip }
+    }
+}
+
+/// Everything large is behind an `Arc` for the same reason as [`Workloads`].
+pub struct Context {
+    pub node: String,
+    pub workloads: Arc<Workloads>,
+    pub policies: Arc<PolicySet>,
+    pub modes: Arc<BTreeMap<WorkloadId, Mode>>,
     pub default_mode: Mode,
     /// Rule tables of recent generations, by generation.
     pub rules: BTreeMap<u32, Arc<Vec<Reason>>>,
@@ -43,21 +63,14 @@ pub fn rule_name(r: &Reason) -> Option<String> {
 impl Context {
     pub fn new(
         node: &str,
-        inventory: Inventory,
-        policies: PolicySet,
-        modes: BTreeMap<WorkloadId, Mode>,
+        workloads: Arc<Workloads>,
+        policies: Arc<PolicySet>,
+        modes: Arc<BTreeMap<WorkloadId, Mode>>,
         default_mode: Mode,
     ) -> Context {
-        let mut by_ip = HashMap::new();
-        for (i, w) in inventory.workloads.iter().enumerate() {
-            for ip in &w.ips {
-                by_ip.insert(*ip, i);
-            }
-        }
         Context {
             node: node.to_string(),
-            inventory,
-            by_ip,
+            workloads,
             policies,
             modes,
             default_mode,
@@ -72,12 +85,12 @@ impl Context {
         mut self,
         prev: Option<&Context>,
         generation: u32,
-        rules: Vec<Reason>,
+        rules: Arc<Vec<Reason>>,
     ) -> Self {
         if let Some(p) = prev {
             self.rules = p.rules.clone();
         }
-        self.rules.insert(generation, Arc::new(rules));
+        self.rules.insert(generation, rules);
         while self.rules.len() > HISTORY {
             self.rules.pop_first();
         }
@@ -85,8 +98,13 @@ impl Context {
         self
     }
 
+    pub fn inventory(&self) -> &Inventory {
+        &self.workloads.inventory
+    }
+
     pub fn workload(&self, ip: Ipv4Addr) -> Option<&Workload> {
-        self.by_ip.get(&ip).map(|&i| &self.inventory.workloads[i])
+        let w = &self.workloads;
+        w.by_ip.get(&ip).map(|&i| &w.inventory.workloads[i])
     }
 
     /// A flow endpoint: the workload id, or the address for anything outside.
@@ -139,7 +157,7 @@ impl Context {
             protocol,
             port,
         };
-        let v = evaluate(&self.policies, &self.inventory, &flow);
+        let v = evaluate(&self.policies, self.inventory(), &flow);
         let rule = rule_name(v.deciding());
         let passed = if kernel_would_deny {
             Verdict::WouldDeny

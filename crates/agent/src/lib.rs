@@ -25,9 +25,11 @@
 pub mod client;
 pub mod context;
 pub mod enforce;
+pub mod planner;
 mod run;
 mod ship;
 pub mod store;
+pub mod synthetic;
 pub mod tracker;
 
 pub use run::{Config, run};

@@ -3,7 +3,7 @@
 use crate::Error;
 use crate::client::Channel;
 use crate::context::Context;
-use crate::enforce::plan;
+use crate::planner::{Planned, Planner};
 use crate::ship::Queue;
 use crate::store::{StateDir, Status};
 use crate::tracker::{Limits, Tracker};
@@ -92,8 +92,8 @@ pub fn run(
     let node = source.node().to_string();
     let state = StateDir::new(&config.state_dir)?;
     let snapshot = source.snapshot()?;
-    let empty = DesiredState::default();
-    let (_, ctx) = plan(&node, &empty, &snapshot)?;
+    let mut planner = Planner::new(&node);
+    let ctx = planner.plan(&DesiredState::default(), &snapshot)?.context;
     let shared = Arc::new(Shared {
         node: node.clone(),
         backend: dataplane.name(),
@@ -112,6 +112,7 @@ pub fn run(
     let mut control = Control {
         shared: shared.clone(),
         dataplane,
+        planner,
         state,
         desired: None,
         channel: Channel::new(
@@ -178,6 +179,8 @@ pub fn run(
 struct Control {
     shared: Arc<Shared>,
     dataplane: Box<dyn Dataplane + Send>,
+    /// Keeps what did not change between revisions (see [`Planner`]).
+    planner: Planner,
     state: StateDir,
     desired: Option<DesiredState>,
     channel: Channel,
@@ -191,7 +194,13 @@ impl Control {
     /// reported, and leave the previous program in force.
     fn enforce(&mut self, d: &DesiredState) {
         let snap = lock(&self.shared.snapshot).clone();
-        let result = plan(&self.shared.node, d, &snap).and_then(|(program, ctx)| {
+        let planned = self.planner.plan(d, &snap);
+        let result = planned.and_then(|planned| {
+            let Planned {
+                program,
+                context: ctx,
+                rules,
+            } = planned;
             let guard = crate::enforce::guard(&snap, &ctx);
             if !self.dataplane.set_guard(&guard) && !guard.ranges.is_empty() && !self.warned {
                 self.warned = true;
@@ -201,14 +210,14 @@ impl Control {
                     self.dataplane.name()
                 );
             }
-            let report = self.dataplane.apply(&program)?;
-            Ok((program, ctx, report))
+            let report = self.dataplane.apply(program)?;
+            Ok((program.endpoints.len(), ctx, rules, report))
         });
         let mut st = lock(&self.shared.status);
         match result {
-            Ok((program, ctx, report)) => {
+            Ok((endpoints, ctx, rules, report)) => {
                 let prev = lock(&self.shared.ctx).clone();
-                let ctx = ctx.with_rules(Some(&prev), report.generation, program.rules);
+                let ctx = ctx.with_rules(Some(&prev), report.generation, rules);
                 *lock(&self.shared.ctx) = Arc::new(ctx);
                 st.revision = Some(d.revision);
                 st.generation = report.generation;
@@ -216,7 +225,7 @@ impl Control {
                 tracing::info!(
                     revision = d.revision,
                     generation = report.generation,
-                    endpoints = program.endpoints.len(),
+                    endpoints,
                     ms = report.duration.as_secs_f64() * 1e3,
                     "in force"
                 );

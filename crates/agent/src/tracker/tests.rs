@@ -2,9 +2,9 @@
 //! kernel paths are covered by the privileged end-to-end tests).
 
 use super::*;
+use crate::context::Workloads;
 use bulkhead_compile::program::NO_RULE;
 use bulkhead_policy::{Inventory, Labels, Mode, PolicySet, Workload, WorkloadId, parse_documents};
-use std::collections::BTreeMap;
 
 const POLICY: &str = "apiVersion: bulkhead.dev/v1\nkind: Policy\nmetadata: {name: p, namespace: x}\n\
 spec:\n  selector: {matchLabels: {app: b}}\n  ingress:\n    - action: allow\n      from:\n        - selector: {matchLabels: {app: a}}\n";
@@ -33,10 +33,17 @@ fn ctx(node: &str) -> Context {
         host_ips: Vec::new(),
     };
     let policies = PolicySet::new(parse_documents("p.yaml", POLICY).unwrap()).unwrap();
-    Context::new(node, inventory, policies, BTreeMap::new(), Mode::Enforce).with_rules(
+    Context::new(
+        node,
+        Arc::new(Workloads::new(inventory)),
+        Arc::new(policies),
+        Arc::default(),
+        Mode::Enforce,
+    )
+    .with_rules(
         None,
         1,
-        vec![bulkhead_policy::ir::Reason::NotIsolated],
+        Arc::new(vec![bulkhead_policy::ir::Reason::NotIsolated]),
     )
 }
 
