@@ -71,7 +71,7 @@ impl Planner {
     /// The program of `d` with the local inventory `snap`. On error nothing kept is
     /// left half-changed: a bad document changes nothing here, and a failed compile
     /// makes the next revision compile whole.
-    pub fn plan(&mut self, d: &DesiredState, snap: &Snapshot) -> Result<Planned<'_>, Error> {
+    pub fn plan(&mut self, d: &DesiredState, snap: &Arc<Snapshot>) -> Result<Planned<'_>, Error> {
         let (edits, known) = self.parse_changed(d)?;
         let changed: Vec<PolicyName> = edits.iter().map(|(n, _)| n.clone()).collect();
         // Nothing kept was changed above; from here on only the compile can fail.
@@ -92,7 +92,7 @@ impl Planner {
             inventory: &scene.workloads.inventory,
             node: Some(&self.node),
             modes: &scene.every_mode,
-            interfaces: &scene.interfaces,
+            interfaces: &scene.snapshot.interfaces,
         };
         let incremental = self.compiled && same_scene;
         self.compiled = false;

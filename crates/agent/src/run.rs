@@ -47,7 +47,9 @@ struct Shared {
     node: String,
     backend: &'static str,
     ctx: Mutex<Arc<Context>>,
-    snapshot: Mutex<Snapshot>,
+    /// Replaced (not edited) on every change, so that the planner sees at a glance
+    /// that it is the one it compiled with.
+    snapshot: Mutex<Arc<Snapshot>>,
     /// Set when the local inventory changed and the program must be recompiled.
     inventory_changed: AtomicBool,
     status: Mutex<Status>,
@@ -65,9 +67,9 @@ impl Shared {
         let snap = lock(&self.snapshot).clone();
         let st = lock(&self.status).clone();
         AgentReport {
-            workloads: snap.workloads,
-            cluster_cidrs: snap.cluster_cidrs,
-            host_ips: snap.host_ips,
+            workloads: snap.workloads.clone(),
+            cluster_cidrs: snap.cluster_cidrs.clone(),
+            host_ips: snap.host_ips.clone(),
             status: AgentStatus {
                 revision: st.revision,
                 backend: self.backend.to_string(),
@@ -91,7 +93,7 @@ pub fn run(
 ) -> Result<(), Error> {
     let node = source.node().to_string();
     let state = StateDir::new(&config.state_dir)?;
-    let snapshot = source.snapshot()?;
+    let snapshot = Arc::new(source.snapshot()?);
     let mut planner = Planner::new(&node);
     let ctx = planner.plan(&DesiredState::default(), &snapshot)?.context;
     let shared = Arc::new(Shared {
@@ -295,7 +297,7 @@ fn inventory_loop(s: &Shared, source: &mut dyn WorkloadSource, ch: &Channel) {
         }
         match source.snapshot() {
             Ok(snap) => {
-                *lock(&s.snapshot) = snap;
+                *lock(&s.snapshot) = Arc::new(snap);
                 s.inventory_changed.store(true, Ordering::Relaxed);
                 if let Err(e) = ch.report(&s.report()) {
                     tracing::debug!("inventory report: {e}");

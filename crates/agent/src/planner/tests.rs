@@ -13,10 +13,10 @@ use bulkhead_policy::{Action, Mode, WorkloadId};
 const NODE: &str = "n0";
 
 /// A small synthetic cluster on two nodes, as node `n0` sees it.
-fn start() -> (Synthetic, DesiredState, Snapshot) {
+fn start() -> (Synthetic, DesiredState, Arc<Snapshot>) {
     let s = scale(240, 5);
     let (d, snap) = on_nodes(&s, 2, 1).expect("synthetic documents");
-    (s, d, snap)
+    (s, d, Arc::new(snap))
 }
 
 /// `s`'s policies rendered again into `d` (the inventory and modes of `d` stay).
@@ -46,7 +46,7 @@ fn set_port(s: &mut Synthetic, name: &str, port: u16) {
 }
 
 /// Plans `d`, checks it against the whole path, and returns (incremental, parses).
-fn step(p: &mut Planner, d: &DesiredState, snap: &Snapshot, what: &str) -> (bool, u64) {
+fn step(p: &mut Planner, d: &DesiredState, snap: &Arc<Snapshot>, what: &str) -> (bool, u64) {
     let before = p.parses();
     let (want, want_ctx) = plan(NODE, d, snap).unwrap_or_else(|e| panic!("{what}: {e}"));
     let got = p.plan(d, snap).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -123,9 +123,16 @@ fn every_step_of_a_sequence_equals_a_whole_compile() {
     let mut new = snap.workloads[0].clone();
     new.id = WorkloadId::new("ns0", "fresh");
     new.ips = vec![std::net::Ipv4Addr::new(10, 9, 9, 9)];
-    snap.workloads.push(new);
-    snap.workloads.sort_by(|a, b| a.id.cmp(&b.id));
+    let local = Arc::make_mut(&mut snap);
+    local.workloads.push(new);
+    local.workloads.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(step(&mut p, &d, &snap, "local workload added"), (false, 0));
+    // A new snapshot alike in every compile input: compared, not just recognised.
+    Arc::make_mut(&mut snap).guarded = vec!["10.9.0.0/16".parse().expect("net")];
+    assert_eq!(step(&mut p, &d, &snap, "guarded ranges only"), (true, 0));
+    let iface = Arc::make_mut(&mut snap).interfaces.values_mut().next();
+    iface.expect("an interface").push_str("-new");
+    assert_eq!(step(&mut p, &d, &snap, "an interface"), (false, 0));
 
     set_port(&mut s, "ns0/w8", 6060);
     republish(&s, &mut d);
