@@ -141,10 +141,15 @@ fn compile_keeping<K>(
         })
         .collect();
     // Identities and the isolating policies both read the rules and the index, not
-    // each other.
-    let (selecting, ids) = par::both(
+    // each other; the rule table (mostly cloning policy names into its reasons) needs
+    // only the latter, and on its side the two halves take about equally long.
+    let ((selecting, book), ids) = par::both(
         parallel,
-        || subjects::subjects(&rules, &selector, &local),
+        || {
+            let selecting = subjects::subjects(&rules, &selector, &local);
+            let book = numbering::Book::new(&rules, &selecting);
+            (selecting, book)
+        },
         || identity::build(input.inventory, &selector, &rules),
     );
     if ids.count() > MAX_IDENTITIES {
@@ -153,7 +158,6 @@ fn compile_keeping<K>(
             max: MAX_IDENTITIES,
         });
     }
-    let book = numbering::Book::new(&rules, &selecting);
 
     let peer_sets = peer_sets::peer_sets(&rules, &ids.peer_sets, ids.count(), &book.rule_ids);
     let ctx = endpoint::Context {
@@ -215,7 +219,6 @@ fn compile_keeping<K>(
             e
         })
         .collect();
-    // Ends `book`'s borrow of `selecting` before handing that over.
     let numbering::Book {
         reasons, rule_ids, ..
     } = book;

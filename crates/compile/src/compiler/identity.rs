@@ -23,7 +23,6 @@ use bulkhead_policy::Inventory;
 use bulkhead_policy::ir::{Entity, Peer};
 use describe::Parts;
 use ipnet::Ipv4Net;
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 #[derive(Clone, Default)]
@@ -121,36 +120,61 @@ pub(crate) fn build<'a>(
 }
 
 /// Every listed prefix, sorted by (network, length), with what lies in its region.
+///
+/// Gathered into a `Vec` and sorted once rather than inserted into a `BTreeMap`: the
+/// workloads' /32s arrive nearly sorted, and a stable sort keeps the inventory order
+/// among equal prefixes, so merging duplicates keeps the first owner.
 fn atoms(
     inventory: &Inventory,
     selector: &Selector<'_>,
     rules: &Rules<'_>,
 ) -> (Vec<Ipv4Net>, Vec<Atom>) {
-    let mut map: BTreeMap<Ipv4Net, Atom> = BTreeMap::new();
+    let mut listed: Vec<(Ipv4Net, Atom)> = Vec::with_capacity(inventory.workloads.len() + 16);
     let host_net = |ip: Ipv4Addr| Ipv4Net::from(ip);
+    let bare = |net: Ipv4Net| (net, Atom::default());
     for (i, w) in inventory.workloads.iter().enumerate() {
         for &ip in &w.ips {
-            let atom = map.entry(host_net(ip)).or_default();
-            atom.owner = atom.owner.or(Some(selector.position[i]));
+            let owner = Some(selector.position[i]);
+            listed.push((
+                host_net(ip),
+                Atom {
+                    owner,
+                    ..Atom::default()
+                },
+            ));
         }
     }
     for &ip in &inventory.host_ips {
-        map.entry(host_net(ip)).or_default().host = true;
+        let host = Atom {
+            host: true,
+            ..Atom::default()
+        };
+        listed.push((host_net(ip), host));
     }
     for (key, _) in &rules.peers {
         if let PeerKey::Cidr { net, except } = key {
-            map.entry(*net).or_default();
-            for e in except {
-                map.entry(*e).or_default();
-            }
+            listed.push(bare(*net));
+            listed.extend(except.iter().map(|e| bare(*e)));
         }
     }
     let cluster: Vec<Ipv4Net> = inventory.cluster_cidrs.iter().map(Ipv4Net::trunc).collect();
-    for c in &cluster {
-        map.entry(*c).or_default();
+    listed.extend(cluster.iter().map(|c| bare(*c)));
+    listed.push(bare(Ipv4Net::default()));
+    listed.sort_by_key(|(net, _)| *net);
+    let mut nets: Vec<Ipv4Net> = Vec::with_capacity(listed.len());
+    let mut atoms: Vec<Atom> = Vec::with_capacity(listed.len());
+    for (net, atom) in listed {
+        match atoms.last_mut() {
+            Some(last) if nets.last() == Some(&net) => {
+                last.owner = last.owner.or(atom.owner);
+                last.host |= atom.host;
+            }
+            _ => {
+                nets.push(net);
+                atoms.push(atom);
+            }
+        }
     }
-    map.entry(Ipv4Net::default()).or_default();
-    let (nets, mut atoms): (Vec<Ipv4Net>, Vec<Atom>) = map.into_iter().unzip();
     for (atom, net) in atoms.iter_mut().zip(&nets) {
         atom.world = !cluster.iter().any(|c| c.contains(net));
     }

@@ -12,18 +12,21 @@ use crate::program::{NO_RULE, RuleId};
 use bulkhead_policy::Direction;
 use bulkhead_policy::ir::Reason;
 
-pub(crate) struct Book<'s> {
+pub(crate) struct Book {
     pub reasons: Vec<Reason>,
     /// Per global rule number: its id, or [`NO_RULE`] when no local endpoint can hit it.
     pub rule_ids: Vec<RuleId>,
-    /// (direction slot, isolating policies), sorted; id = `first_default` + position.
-    defaults: Vec<(usize, &'s [u32])>,
+    /// (direction slot, an endpoint isolated by the policies in question), sorted by
+    /// (slot, that endpoint's isolating policies); id = `first_default` + position.
+    /// Endpoint indexes rather than the lists themselves, so the book owns no borrow of
+    /// `selecting` and can be built on the thread that computes `selecting`.
+    defaults: Vec<(usize, u32)>,
     first_default: usize,
 }
 
-impl<'s> Book<'s> {
+impl Book {
     /// `selecting[slot][endpoint]`: the policies isolating each local endpoint.
-    pub fn new(rules: &Rules<'_>, selecting: &'s [Vec<Vec<u32>>; 2]) -> Self {
+    pub fn new(rules: &Rules<'_>, selecting: &[Vec<Vec<u32>>; 2]) -> Self {
         let mut active = vec![[false; 2]; rules.policies.len()];
         for (slot, lists) in selecting.iter().enumerate() {
             for &p in lists.iter().flatten() {
@@ -47,19 +50,20 @@ impl<'s> Book<'s> {
                 (reasons.len() - 1) as RuleId
             })
             .collect();
-        let mut defaults: Vec<(usize, &[u32])> = selecting
+        let list = |&(slot, l): &(usize, u32)| (slot, selecting[slot][l as usize].as_slice());
+        let mut defaults: Vec<(usize, u32)> = selecting
             .iter()
             .enumerate()
-            .flat_map(|(slot, lists)| lists.iter().map(move |l| (slot, l.as_slice())))
-            .filter(|(_, l)| !l.is_empty())
+            .flat_map(|(slot, lists)| (0..lists.len() as u32).map(move |l| (slot, l)))
+            .filter(|d| !list(d).1.is_empty())
             .collect();
         // Policy numbers follow name order, so this is (direction, policy names) order.
-        defaults.sort_unstable();
-        defaults.dedup();
+        defaults.sort_unstable_by(|a, b| list(a).cmp(&list(b)));
+        defaults.dedup_by(|a, b| list(a) == list(b));
         let first_default = reasons.len();
-        for (slot, policies) in &defaults {
+        for (slot, policies) in defaults.iter().map(list) {
             reasons.push(Reason::DefaultDeny {
-                direction: [Direction::Ingress, Direction::Egress][*slot],
+                direction: [Direction::Ingress, Direction::Egress][slot],
                 policies: policies
                     .iter()
                     .map(|&p| rules.policies[p as usize].name.clone())
@@ -74,11 +78,19 @@ impl<'s> Book<'s> {
         }
     }
 
-    /// The id of the default deny for endpoints isolated in `slot` by `policies`.
-    pub fn default_id(&self, slot: usize, policies: &[u32]) -> RuleId {
+    /// The id of the default deny for endpoints isolated in `slot` by `policies`;
+    /// `selecting` is the one the book was built from.
+    pub fn default_id(
+        &self,
+        selecting: &[Vec<Vec<u32>>; 2],
+        slot: usize,
+        policies: &[u32],
+    ) -> RuleId {
         let i = self
             .defaults
-            .binary_search(&(slot, policies))
+            .binary_search_by(|&(s, l)| {
+                (s, selecting[s][l as usize].as_slice()).cmp(&(slot, policies))
+            })
             .unwrap_or_default();
         (self.first_default + i) as RuleId
     }

@@ -36,7 +36,7 @@ type ShareKey<'s> = (usize, &'s [u32], &'s [NamedPort]);
 
 pub(crate) struct Inputs<'s, 'a> {
     pub ctx: &'s Context<'s, Rules<'a>>,
-    pub book: &'s Book<'s>,
+    pub book: &'s Book,
     pub rules: &'s Rules<'a>,
     pub selector: &'s Selector<'a>,
     /// Selector positions of the local endpoints, in endpoint order.
@@ -105,7 +105,7 @@ fn chunk(inputs: &Inputs<'_, '_>, start: usize, end: usize) -> Tables {
             let key = (slot, policies, if named { &w.ports[..] } else { &[] });
             let t = *shared.entry(key).or_insert_with(|| {
                 let mut table = inputs.ctx.direction(&mut scratch, w, direction, policies);
-                table.default_rule = inputs.book.default_id(slot, policies);
+                table.default_rule = inputs.book.default_id(inputs.selecting, slot, policies);
                 tables.push(table);
                 tables.len() - 1
             });
