@@ -27,6 +27,7 @@ mod intern;
 mod numbering;
 mod par;
 mod peer_sets;
+mod port_items;
 mod ports;
 mod rules;
 mod select;

@@ -8,11 +8,11 @@
 
 use super::csr::Csr;
 pub(crate) use super::peer_sets::PeerSet;
+use super::port_items::{PortItem, RulePorts};
 use super::ports::{self, EVERYTHING, Seg};
 use super::rules::{NamedId, Rules, direction_slot};
 use crate::program::{DirectionProgram, IdentityId, PortTable, RuleId};
-use bulkhead_policy::ir::{PortMatch, Rule};
-use bulkhead_policy::{Direction, Protocol, Workload};
+use bulkhead_policy::{Action, Direction, Protocol, Workload};
 use std::collections::BTreeMap;
 
 /// Buffers reused from one endpoint to the next: most tables are a few dozen entries,
@@ -32,7 +32,8 @@ pub(crate) struct Scratch {
 pub(crate) trait RuleSource: Sync {
     /// The global numbers of policy `p`'s rules in direction `slot`.
     fn range(&self, p: u32, slot: usize) -> Option<std::ops::Range<u32>>;
-    fn rule(&self, global: u32) -> &Rule;
+    /// A rule's action and ports.
+    fn rule_ports(&self, global: u32) -> (Action, RulePorts<'_>);
     fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId>;
 }
 
@@ -40,8 +41,10 @@ impl RuleSource for Rules<'_> {
     fn range(&self, p: u32, slot: usize) -> Option<std::ops::Range<u32>> {
         self.ranges[p as usize][slot].clone()
     }
-    fn rule(&self, global: u32) -> &Rule {
-        self.rules[global as usize].rule
+    fn rule_ports(&self, global: u32) -> (Action, RulePorts<'_>) {
+        let rule = &self.rules[global as usize];
+        let ports = self.ports_of(rule).map_or(RulePorts::All, RulePorts::Flat);
+        (rule.action, ports)
     }
     fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
         Rules::named_id(self, name, protocol)
@@ -94,30 +97,29 @@ impl<S: RuleSource> Context<'_, S> {
                 continue;
             };
             for g in range {
-                let rule = self.source.rule(g);
-                let prio = ports::priority(rule.action, g);
+                let (action, ports) = self.source.rule_ports(g);
+                let prio = ports::priority(action, g);
                 let peers = self.peers(g as usize);
                 fixed.clear();
-                match &rule.ports {
-                    None => fixed.extend_from_slice(&EVERYTHING),
-                    Some(specs) => {
+                let mut item = |item: PortItem<'_>| match item {
+                    PortItem::Range(n, a, b) => fixed.push((n, a, b)),
+                    PortItem::Own(name, protocol) => {
+                        if let Some(port) = w.resolve_named_port(name, protocol) {
+                            let n = protocol.number();
+                            fixed.push((n, port, port));
+                        }
+                    }
+                    PortItem::Peer(nid, protocol) => {
+                        self.named(nid, protocol, peers, prio, specific)
+                    }
+                };
+                match ports {
+                    RulePorts::All => fixed.extend_from_slice(&EVERYTHING),
+                    RulePorts::Flat(items) => items.iter().for_each(|&i| item(i)),
+                    RulePorts::Specs(specs) => {
                         for spec in specs {
-                            let n = spec.protocol.number();
-                            match &spec.port {
-                                PortMatch::Any => fixed.push((n, 0, u16::MAX)),
-                                PortMatch::Range(a, b) if a <= b => fixed.push((n, *a, *b)),
-                                PortMatch::Range(..) => {}
-                                // Ingress: the destination is this endpoint itself.
-                                PortMatch::Named(name) if direction == Direction::Ingress => {
-                                    if let Some(port) = w.resolve_named_port(name, spec.protocol) {
-                                        fixed.push((n, port, port));
-                                    }
-                                }
-                                // Egress: the destination is the peer, so per identity.
-                                PortMatch::Named(name) => {
-                                    self.named(name, spec.protocol, peers, prio, specific)
-                                }
-                            }
+                            let named_id = |name, protocol| self.source.named_id(name, protocol);
+                            PortItem::of(spec, direction, named_id).map(&mut item);
                         }
                     }
                 }
@@ -158,15 +160,12 @@ impl<S: RuleSource> Context<'_, S> {
     /// An egress named port: one entry per peer identity on which the name resolves.
     fn named(
         &self,
-        name: &str,
+        nid: NamedId,
         protocol: Protocol,
         peers: Option<&[IdentityId]>,
         prio: u32,
         out: &mut Vec<(IdentityId, Seg)>,
     ) {
-        let Some(nid) = self.source.named_id(name, protocol) else {
-            return;
-        };
         let n = protocol.number();
         let resolved = self.named.get(nid as usize);
         let seg = |port: u16| Seg::new((n, port, port), prio);

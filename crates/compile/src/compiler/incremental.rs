@@ -11,7 +11,7 @@ mod kept;
 
 pub(crate) use kept::{Kept, Parts};
 
-use super::endpoint::{Context, RuleSource, Scratch};
+use super::endpoint::{Context, Scratch};
 use super::{CompileError, Input, compile_keeping};
 use crate::program::{DirectionProgram, NO_RULE, Program};
 use bulkhead_policy::Direction;

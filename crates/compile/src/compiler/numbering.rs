@@ -16,12 +16,10 @@ pub(crate) struct Book {
     pub reasons: Vec<Reason>,
     /// Per global rule number: its id, or [`NO_RULE`] when no local endpoint can hit it.
     pub rule_ids: Vec<RuleId>,
-    /// (direction slot, an endpoint isolated by the policies in question), sorted by
-    /// (slot, that endpoint's isolating policies); id = `first_default` + position.
-    /// Endpoint indexes rather than the lists themselves, so the book owns no borrow of
-    /// `selecting` and can be built on the thread that computes `selecting`.
-    defaults: Vec<(usize, u32)>,
-    first_default: usize,
+    /// `default_of[slot][endpoint]`: the id of its default deny ([`NO_RULE`] when not
+    /// isolated). Looked up once per distinct table; also the tables' sharing key, since
+    /// it names (direction, isolating policies) exactly.
+    default_of: [Vec<RuleId>; 2],
 }
 
 impl Book {
@@ -51,17 +49,18 @@ impl Book {
             })
             .collect();
         let list = |&(slot, l): &(usize, u32)| (slot, selecting[slot][l as usize].as_slice());
-        let mut defaults: Vec<(usize, u32)> = selecting
+        let mut isolated: Vec<(usize, u32)> = selecting
             .iter()
             .enumerate()
             .flat_map(|(slot, lists)| (0..lists.len() as u32).map(move |l| (slot, l)))
             .filter(|d| !list(d).1.is_empty())
             .collect();
         // Policy numbers follow name order, so this is (direction, policy names) order.
-        defaults.sort_unstable_by(|a, b| list(a).cmp(&list(b)));
-        defaults.dedup_by(|a, b| list(a) == list(b));
-        let first_default = reasons.len();
-        for (slot, policies) in defaults.iter().map(list) {
+        isolated.sort_unstable_by(|a, b| list(a).cmp(&list(b)));
+        let mut default_of = selecting.each_ref().map(|lists| vec![NO_RULE; lists.len()]);
+        for group in isolated.chunk_by(|a, b| list(a) == list(b)) {
+            let id = reasons.len() as RuleId;
+            let (slot, policies) = list(&group[0]);
             reasons.push(Reason::DefaultDeny {
                 direction: [Direction::Ingress, Direction::Egress][slot],
                 policies: policies
@@ -69,29 +68,19 @@ impl Book {
                     .map(|&p| rules.policies[p as usize].name.clone())
                     .collect(),
             });
+            for &(slot, l) in group {
+                default_of[slot][l as usize] = id;
+            }
         }
         Book {
             reasons,
             rule_ids,
-            defaults,
-            first_default,
+            default_of,
         }
     }
 
-    /// The id of the default deny for endpoints isolated in `slot` by `policies`;
-    /// `selecting` is the one the book was built from.
-    pub fn default_id(
-        &self,
-        selecting: &[Vec<Vec<u32>>; 2],
-        slot: usize,
-        policies: &[u32],
-    ) -> RuleId {
-        let i = self
-            .defaults
-            .binary_search_by(|&(s, l)| {
-                (s, selecting[s][l as usize].as_slice()).cmp(&(slot, policies))
-            })
-            .unwrap_or_default();
-        (self.first_default + i) as RuleId
+    /// The id of the default deny of local endpoint `l` in `slot`.
+    pub fn default_id(&self, slot: usize, l: usize) -> RuleId {
+        self.default_of[slot][l]
     }
 }

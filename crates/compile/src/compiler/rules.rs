@@ -10,7 +10,8 @@
 
 use super::hash::FastMap;
 use super::intern::Interner;
-use bulkhead_policy::ir::{Entity, Peer, Policy, PolicySet, PortMatch, Rule};
+use super::port_items::PortItem;
+use bulkhead_policy::ir::{Entity, Peer, Policy, PolicySet, PortMatch};
 use bulkhead_policy::{Action, Direction, Protocol};
 use ipnet::Ipv4Net;
 
@@ -43,11 +44,10 @@ impl PeerKey {
     }
 }
 
-pub(crate) struct FlatRule<'a> {
+pub(crate) struct FlatRule {
     pub policy: u32,
     pub direction: Direction,
-    pub rule: &'a Rule,
-    /// Copied from `rule` while it is being read anyway: the rule table reads these for
+    /// Copied from the rule while it is being read anyway: the rule table reads these for
     /// every rule, and going back to 40,000 rules scattered over the policy set costs a
     /// cache miss each.
     pub index: usize,
@@ -55,6 +55,9 @@ pub(crate) struct FlatRule<'a> {
     /// Where the rule's interned peers sit in [`Rules::rule_peers`]; `None` when the
     /// rule names none (every peer).
     peers: Option<std::ops::Range<usize>>,
+    /// Where the rule's ports sit in [`Rules::ports`]; `None` when it lists none (every
+    /// port).
+    ports: Option<std::ops::Range<u32>>,
 }
 
 pub(crate) struct Rules<'a> {
@@ -63,13 +66,15 @@ pub(crate) struct Rules<'a> {
     /// `order[p]`: where policy `p` sits in the set's own list.
     pub order: Vec<u32>,
     /// Every rule, in global-number order.
-    pub rules: Vec<FlatRule<'a>>,
+    pub rules: Vec<FlatRule>,
     /// `ranges[p][d]`: the global numbers of policy `p`'s rules in direction `d`
     /// (0 ingress, 1 egress), `None` if the policy leaves that direction alone.
     pub ranges: Vec<[Option<std::ops::Range<u32>>; 2]>,
     pub peers: Vec<(PeerKey, &'a Peer)>,
     /// Every rule's interned peers, back to back (one allocation, not one per rule).
     rule_peers: Vec<PeerId>,
+    /// Every rule's ports, back to back, in the form the tables read.
+    ports: Vec<PortItem<'a>>,
     /// Egress named ports (name, protocol), resolved per peer identity.
     pub named: Vec<(&'a str, Protocol)>,
     /// Per policy: whether an ingress rule names a port (then its ingress table depends
@@ -115,6 +120,7 @@ impl<'a> Rules<'a> {
             ranges: Vec::with_capacity(policies.len()),
             peers: Vec::new(),
             rule_peers: Vec::new(),
+            ports: Vec::with_capacity(count),
             named: Vec::new(),
             named_ingress: Vec::with_capacity(policies.len()),
             named_ids: FastMap::default(),
@@ -136,16 +142,23 @@ impl<'a> Rules<'a> {
                         }
                         start..out.rule_peers.len()
                     });
-                    if direction == Direction::Egress {
-                        out.intern_named(rule);
-                    }
+                    let ports = rule.ports.as_ref().map(|specs| {
+                        let start = out.ports.len() as u32;
+                        for spec in specs {
+                            let item = PortItem::of(spec, direction, |name, protocol| {
+                                Some(out.intern_named_key((name, protocol)))
+                            });
+                            out.ports.extend(item);
+                        }
+                        start..out.ports.len() as u32
+                    });
                     out.rules.push(FlatRule {
                         policy: first + p as u32,
                         direction,
-                        rule,
                         index: rule.index,
                         action: rule.action,
                         peers,
+                        ports,
                     });
                 }
                 ranges[direction_slot(direction)] = Some(start..out.rules.len() as u32);
@@ -176,15 +189,24 @@ impl<'a> Rules<'a> {
     /// appearance and `later`'s appear after all of this part's.
     pub fn append(&mut self, later: Rules<'a>) {
         let peer_id: Vec<PeerId> = later.peers.iter().map(|(_, p)| self.intern(p)).collect();
-        for &(name, protocol) in &later.named {
-            self.intern_named_key((name, protocol));
-        }
+        let named_id: Vec<NamedId> = later
+            .named
+            .iter()
+            .map(|&key| self.intern_named_key(key))
+            .collect();
         let rule_base = self.rules.len() as u32;
         let peer_base = self.rule_peers.len();
+        let port_base = self.ports.len() as u32;
         self.rule_peers
             .extend(later.rule_peers.iter().map(|&id| peer_id[id as usize]));
+        self.ports
+            .extend(later.ports.iter().map(|&item| match item {
+                PortItem::Peer(id, protocol) => PortItem::Peer(named_id[id as usize], protocol),
+                other => other,
+            }));
         self.rules.extend(later.rules.into_iter().map(|r| FlatRule {
             peers: r.peers.map(|p| p.start + peer_base..p.end + peer_base),
+            ports: r.ports.map(|p| p.start + port_base..p.end + port_base),
             ..r
         }));
         let shift =
@@ -195,23 +217,24 @@ impl<'a> Rules<'a> {
         self.named_ingress.extend(later.named_ingress);
     }
 
-    fn intern_named(&mut self, rule: &'a Rule) {
-        for spec in rule.ports.iter().flatten() {
-            if let PortMatch::Named(name) = &spec.port {
-                self.intern_named_key((name.as_str(), spec.protocol));
-            }
-        }
-    }
-
-    fn intern_named_key(&mut self, key: (&'a str, Protocol)) {
-        if !self.named_ids.contains_key(&key) {
-            self.named_ids.insert(key, self.named.len() as NamedId);
+    fn intern_named_key(&mut self, key: (&'a str, Protocol)) -> NamedId {
+        let next = self.named.len() as NamedId;
+        let id = *self.named_ids.entry(key).or_insert(next);
+        if id == next {
             self.named.push(key);
         }
+        id
+    }
+
+    /// The ports of `rule`; `None` when it lists none (every port).
+    pub fn ports_of(&self, rule: &FlatRule) -> Option<&[PortItem<'a>]> {
+        rule.ports
+            .clone()
+            .map(|r| &self.ports[r.start as usize..r.end as usize])
     }
 
     /// The interned peers of `rule`; `None` when it names none (every peer).
-    pub fn peers_of(&self, rule: &FlatRule<'_>) -> Option<&[PeerId]> {
+    pub fn peers_of(&self, rule: &FlatRule) -> Option<&[PeerId]> {
         rule.peers.clone().map(|r| &self.rule_peers[r])
     }
 

@@ -11,7 +11,7 @@ use super::hash::FastMap;
 use super::numbering::Book;
 use super::rules::Rules;
 use super::select::Selector;
-use crate::program::{DirectionProgram, direction_fingerprint_in};
+use crate::program::{DirectionProgram, RuleId, direction_fingerprint_in};
 use bulkhead_policy::{Direction, NamedPort};
 
 /// Below this many endpoints a thread costs more than it saves.
@@ -31,8 +31,10 @@ pub(crate) struct Tables {
     pub uses: Vec<[Option<usize>; 2]>,
 }
 
-/// The key under which endpoints share a direction's table.
-type ShareKey<'s> = (usize, &'s [u32], &'s [NamedPort]);
+/// The key under which endpoints share a direction's table: the default deny's id
+/// (which names the direction and the isolating policies) and, when an ingress rule
+/// names a port, the endpoint's own ports.
+type ShareKey<'s> = (RuleId, &'s [NamedPort]);
 
 pub(crate) struct Inputs<'s, 'a> {
     pub ctx: &'s Context<'s, Rules<'a>>,
@@ -102,10 +104,11 @@ fn chunk(inputs: &Inputs<'_, '_>, start: usize, end: usize) -> Tables {
                 && policies
                     .iter()
                     .any(|&p| inputs.rules.named_ingress[p as usize]);
-            let key = (slot, policies, if named { &w.ports[..] } else { &[] });
+            let default_rule = inputs.book.default_id(slot, l);
+            let key = (default_rule, if named { &w.ports[..] } else { &[] });
             let t = *shared.entry(key).or_insert_with(|| {
                 let mut table = inputs.ctx.direction(&mut scratch, w, direction, policies);
-                table.default_rule = inputs.book.default_id(inputs.selecting, slot, policies);
+                table.default_rule = default_rule;
                 tables.push(table);
                 tables.len() - 1
             });

@@ -6,10 +6,11 @@ use super::super::csr::Csr;
 use super::super::endpoint::RuleSource;
 use super::super::hash::FastMap;
 use super::super::peer_sets::PeerSet;
+use super::super::port_items::RulePorts;
 use super::super::rules::{NamedId, Rules};
 use crate::program::{IdentityId, RuleId};
 use bulkhead_policy::ir::{Policy, PolicyName, PolicySet, PortMatch, Rule};
-use bulkhead_policy::{Direction, Mode, Protocol, WorkloadId};
+use bulkhead_policy::{Action, Direction, Mode, Protocol, WorkloadId};
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
@@ -178,12 +179,8 @@ pub(crate) struct View<'s> {
     pub set: &'s PolicySet,
 }
 
-impl RuleSource for View<'_> {
-    fn range(&self, p: u32, slot: usize) -> Option<Range<u32>> {
-        self.kept.ranges[p as usize][slot].clone()
-    }
-
-    fn rule(&self, global: u32) -> &Rule {
+impl View<'_> {
+    pub fn rule(&self, global: u32) -> &Rule {
         let p = self.kept.rule_policy[global as usize];
         let [ingress, _] = &self.kept.ranges[p as usize];
         let (direction, start) = match ingress {
@@ -199,6 +196,21 @@ impl RuleSource for View<'_> {
         // Checked by `Compiler::update` before any table is built: same shape, so the
         // same directions and rule counts.
         &policy.rules(direction).unwrap_or_default()[(global - start) as usize]
+    }
+}
+
+impl RuleSource for View<'_> {
+    fn range(&self, p: u32, slot: usize) -> Option<Range<u32>> {
+        self.kept.ranges[p as usize][slot].clone()
+    }
+
+    fn rule_ports(&self, global: u32) -> (Action, RulePorts<'_>) {
+        let rule = self.rule(global);
+        let ports = rule
+            .ports
+            .as_deref()
+            .map_or(RulePorts::All, RulePorts::Specs);
+        (rule.action, ports)
     }
 
     fn named_id(&self, name: &str, protocol: Protocol) -> Option<NamedId> {
