@@ -16,6 +16,7 @@
 //!
 //! Everything is sorted by content, never by hash order, so one input gives one output.
 
+mod assemble;
 mod csr;
 mod endpoint;
 mod hash;
@@ -34,7 +35,7 @@ mod select;
 mod subjects;
 mod tables;
 
-use crate::program::{DirectionProgram, Endpoint, Program, direction_fingerprint};
+use crate::program::Program;
 use bulkhead_policy::ir::PolicySet;
 use bulkhead_policy::{Inventory, Mode, WorkloadId};
 use std::collections::BTreeMap;
@@ -168,58 +169,19 @@ fn compile_keeping<K>(
         rule_ids: &book.rule_ids,
         peer_sets: &peer_sets,
     };
-    let tables::Tables {
-        mut tables,
-        fingerprints,
-        uses,
-    } = tables::build(&tables::Inputs {
+    let endpoints = tables::build(&tables::Inputs {
         ctx: &ctx,
         book: &book,
         rules: &rules,
-        selector: &selector,
         local: &local,
         selecting: &selecting,
+        shared: &assemble::Shared {
+            input,
+            selector: &selector,
+            local: &local,
+            workload_identity: &ids.workload_identity,
+        },
     });
-
-    // Most tables serve one endpoint: move those instead of copying them.
-    let mut left = vec![0usize; tables.len()];
-    for t in uses.iter().flatten().flatten() {
-        left[*t] += 1;
-    }
-    let open = direction_fingerprint(&DirectionProgram::default());
-    let endpoints = local
-        .iter()
-        .zip(uses)
-        .enumerate()
-        .map(|(index, (&pos, slots))| {
-            let w = selector.workloads[pos as usize];
-            let mut table = |s: Option<usize>| match s {
-                None => DirectionProgram::default(),
-                Some(t) => {
-                    left[t] -= 1;
-                    if left[t] == 0 {
-                        std::mem::take(&mut tables[t])
-                    } else {
-                        tables[t].clone()
-                    }
-                }
-            };
-            let print = |s: Option<usize>| s.map_or(open, |t| fingerprints[t]);
-            let mut e = Endpoint {
-                workload: w.id.clone(),
-                index: index as u32,
-                ips: w.ips.clone(),
-                interface: input.interfaces.get(&w.id).cloned(),
-                identity: ids.workload_identity[pos as usize],
-                mode: input.modes.get(&w.id).copied().unwrap_or_default(),
-                ingress: table(slots[0]),
-                egress: table(slots[1]),
-                fingerprint: 0,
-            };
-            e.fingerprint = e.fingerprint_with(print(slots[0]), print(slots[1]));
-            e
-        })
-        .collect();
     let numbering::Book {
         reasons, rule_ids, ..
     } = book;

@@ -4,6 +4,7 @@
 //! identities keeps these too.
 
 use super::csr::Csr;
+use super::par;
 use super::rules::Rules;
 use crate::program::{IdentityId, NO_RULE, RuleId};
 
@@ -18,16 +19,37 @@ pub(crate) enum PeerSet {
 
 /// Each rule's peer set (by global number). Depends only on the rules' peers, the
 /// identities and which rules are numbered, so an update that keeps those keeps these.
+/// Large sets of rules are split in two halves computed side by side: a rule's set
+/// reads nothing but its own peers.
 pub(crate) fn peer_sets(
     rules: &Rules<'_>,
     peer_sets: &Csr<IdentityId>,
     all: usize,
     rule_ids: &[RuleId],
 ) -> Vec<PeerSet> {
-    rules
-        .rules
+    let n = rules.rules.len();
+    let range = |r: std::ops::Range<usize>| range_sets(rules, peer_sets, all, rule_ids, r);
+    let half = n / 2;
+    let (mut first, second) = par::both(
+        n >= par::PARALLEL_FROM,
+        || range(0..half),
+        || range(half..n),
+    );
+    first.extend(second);
+    first
+}
+
+/// The peer sets of the rules numbered in `range`.
+fn range_sets(
+    rules: &Rules<'_>,
+    peer_sets: &Csr<IdentityId>,
+    all: usize,
+    rule_ids: &[RuleId],
+    range: std::ops::Range<usize>,
+) -> Vec<PeerSet> {
+    rules.rules[range.clone()]
         .iter()
-        .zip(rule_ids)
+        .zip(&rule_ids[range])
         .map(|(r, &id)| match rules.peers_of(r) {
             // No local endpoint can hit the rule (its policy isolates none here).
             _ if id == NO_RULE => PeerSet::All,
