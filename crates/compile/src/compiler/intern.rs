@@ -86,12 +86,20 @@ impl Interner {
 }
 
 fn string(s: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    count(s.len(), out);
     out.extend_from_slice(s.as_bytes());
 }
 
+/// LEB128: seven bits a byte, the high bit set on all but the last. Prefix-free, so the
+/// encoding stays injective, and the lengths and counts of real selectors take one
+/// byte instead of eight: a third of the bytes to copy, hash and compare per peer.
 fn count(n: usize, out: &mut Vec<u8>) {
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+    let mut n = n as u64;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 fn net(n: &Ipv4Net, out: &mut Vec<u8>) {
@@ -191,6 +199,26 @@ mod tests {
         for n in 0..1000u32 {
             assert_eq!(i.intern(&pod("x", &[("app", &n.to_string())]), 5000), n);
         }
+    }
+
+    #[test]
+    fn counts_are_prefix_free() {
+        let enc = |n: usize| {
+            let mut v = Vec::new();
+            count(n, &mut v);
+            v
+        };
+        assert_eq!(enc(0), [0]);
+        assert_eq!(enc(127), [127]);
+        assert_eq!(enc(128), [0x80, 1]);
+        assert_eq!(enc(300), [0xac, 0x02]);
+        assert_eq!(enc(usize::MAX).len(), 10);
+        // A string of 128 bytes and one of 0 followed by other bytes stay apart.
+        let mut i = Interner::default();
+        let long = "a".repeat(128);
+        assert_eq!(i.intern(&pod("x", &[(&long, "")]), 0), 0);
+        assert_eq!(i.intern(&pod("x", &[("", &long)]), 1), 1);
+        assert_eq!(i.intern(&pod("x", &[(&long, "")]), 2), 0);
     }
 
     #[test]

@@ -43,7 +43,10 @@ impl<'a> Selector<'a> {
         let mut group_ids: FastMap<(&str, &Labels), u32> = FastMap::default();
         let mut groups: Vec<Group<'a>> = Vec::new();
         let mut group_of = Vec::with_capacity(order.len());
-        let mut postings: FastMap<(&str, &str), Vec<u32>> = FastMap::default();
+        // Most workloads carry a label of their own (`app: w123`): sized for one list
+        // per workload up front rather than rehashed a dozen times on the way there.
+        let mut postings: FastMap<(&str, &str), Vec<u32>> =
+            FastMap::with_capacity_and_hasher(inventory.len(), Default::default());
         let mut workloads = Vec::with_capacity(order.len());
         for (pos, &i) in order.iter().enumerate() {
             let w = &inventory[i];
