@@ -8,8 +8,9 @@
 //! nftables from eBPF.
 //!
 //! Threads (blocking I/O, no async runtime; see [`run`]):
-//! - **control**: reports the inventory, long-polls the desired state, compiles and
-//!   applies it, persists it ([`store`]) and reports the revision in force. While the
+//! - **control**: reports the inventory, long-polls the desired state, compiles it
+//!   (through the [`planner`], which parses and compiles again only what changed
+//!   since the last revision) and applies it, persists it ([`store`]) and reports the revision in force. While the
 //!   server is away the last desired state stays in force (and is re-applied when the
 //!   local inventory changes).
 //! - **inventory**: waits for the workload source to change and reports at once.

@@ -41,6 +41,9 @@ pub struct Planner {
     /// Whether the compiler's kept state is the compile of the current set and scene.
     /// False after a failed compile, so that the next revision compiles whole.
     compiled: bool,
+    /// Whether the last plan asked the compiler for an update (only policies changed);
+    /// the compiler itself may still fall back to a whole compile.
+    asked_update: bool,
     /// The last program's rule table, shared with the flow context; kept when equal.
     rules: Arc<Vec<Reason>>,
     parses: u64,
@@ -63,6 +66,7 @@ impl Planner {
             sets: Sets::default(),
             scene: None,
             compiled: false,
+            asked_update: false,
             rules: Arc::default(),
             parses: 0,
         }
@@ -94,9 +98,9 @@ impl Planner {
             modes: &scene.every_mode,
             interfaces: &scene.snapshot.interfaces,
         };
-        let incremental = self.compiled && same_scene;
+        self.asked_update = self.compiled && same_scene;
         self.compiled = false;
-        let program = if incremental {
+        let program = if self.asked_update {
             self.compiler.update(&input, &changed)?
         } else {
             self.compiler.compile(&input)?
@@ -167,6 +171,11 @@ impl Planner {
             known.push((name.clone(), None));
         }
         Ok((edits, known))
+    }
+
+    /// Whether the last plan asked for `Compiler::update` rather than a whole compile.
+    pub fn asked_update(&self) -> bool {
+        self.asked_update
     }
 
     /// Whether the last plan took the compiler's incremental path.

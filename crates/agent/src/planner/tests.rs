@@ -98,17 +98,20 @@ fn every_step_of_a_sequence_equals_a_whole_compile() {
     s.policies.policies.sort_by(|a, b| a.name.cmp(&b.name));
     republish(&s, &mut d);
     assert_eq!(step(&mut p, &d, &snap, "added").1, 1);
+    assert!(p.asked_update(), "added: only policies changed");
 
     s.policies
         .policies
         .retain(|p| p.name.to_string() != "ns0/w4");
     republish(&s, &mut d);
     assert_eq!(step(&mut p, &d, &snap, "removed").1, 0);
+    assert!(p.asked_update(), "removed: only policies changed");
 
     policy(&mut s, "ns0/w6").name.name = "w6-renamed".into();
     s.policies.policies.sort_by(|a, b| a.name.cmp(&b.name));
     republish(&s, &mut d);
     assert_eq!(step(&mut p, &d, &snap, "renamed").1, 1);
+    assert!(p.asked_update(), "renamed: only policies changed");
 
     // Inventory: a remote workload's labels, and a new local workload.
     let remote = d
@@ -120,6 +123,7 @@ fn every_step_of_a_sequence_equals_a_whole_compile() {
     remote.labels.insert("app".into(), "w0".into());
     d.revision += 1;
     assert_eq!(step(&mut p, &d, &snap, "remote labels"), (false, 0));
+    assert!(!p.asked_update(), "the inventory changed");
     let mut new = snap.workloads[0].clone();
     new.id = WorkloadId::new("ns0", "fresh");
     new.ips = vec![std::net::Ipv4Addr::new(10, 9, 9, 9)];
