@@ -196,7 +196,9 @@ impl Control {
     /// reported, and leave the previous program in force.
     fn enforce(&mut self, d: &DesiredState) {
         let snap = lock(&self.shared.snapshot).clone();
+        let started = Instant::now();
         let planned = self.planner.plan(d, &snap);
+        let plan_ms = started.elapsed().as_secs_f64() * 1e3;
         let result = planned.and_then(|planned| {
             let Planned {
                 program,
@@ -228,6 +230,8 @@ impl Control {
                     revision = d.revision,
                     generation = report.generation,
                     endpoints,
+                    plan_ms,
+                    incremental = self.planner.was_incremental(),
                     ms = report.duration.as_secs_f64() * 1e3,
                     "in force"
                 );

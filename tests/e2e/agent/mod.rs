@@ -3,7 +3,8 @@
 //!
 //! For each backend: the graph holds exactly the edges of the traffic sent, with the
 //! verdicts, deciding rules and counters the kernel saw, and `observe` prints the same;
-//! a policy stored through the API reaches the kernel; the kernel keeps enforcing while
+//! a policy stored through the API reaches the kernel, and an edit of one port reaches it
+//! through the agent's incremental update; the kernel keeps enforcing while
 //! the server is down; a restarted server has lost no policy, flow or audit entry; a
 //! restarted agent enforces its persisted state before the server answers.
 
@@ -12,7 +13,9 @@ pub mod process;
 
 use crate::harness::{LabGuard, TempDir, TestLab, bulkhead};
 use crate::server::process::ServerProcess;
-use process::{AgentProcess, EdgeId, Seen, graph, graph_all, observe, wait_in_sync};
+use process::{
+    AgentProcess, EdgeId, Seen, graph, graph_all, in_force_lines, observe, wait_in_sync,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -43,7 +46,8 @@ spec:
         - selector: {matchLabels: {app: a}}
 ";
 
-/// Applied later: a may no longer reach c.
+/// Applied later: a may no longer reach c on port 80; everything else still may (the
+/// policy isolates c, so the last rule lets the rest in).
 const LOCK_C: &str = "\
 apiVersion: bulkhead.dev/v1
 kind: Policy
@@ -54,6 +58,8 @@ spec:
     - action: deny
       from:
         - selector: {matchLabels: {app: a}}
+      ports: [80]
+    - action: allow
 ";
 
 /// `--server URL --token-file FILE`.
@@ -241,6 +247,36 @@ fn scenario(backend: &str) {
             "lock-c never in force:\n{}",
             agent.log_text()
         );
+    }
+    // Only lock-c's port changes, there and back: the agent reparses that document
+    // alone and updates its program incrementally, and the kernel follows each time.
+    for (port, denied) in [("81", false), ("80", true)] {
+        let since = agent.log_text().len();
+        let edited = lab.file("lock-c.yaml", &LOCK_C.replace("[80]", &format!("[{port}]")));
+        remote(&server, &["policy", "apply", edited.to_str().unwrap()]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while probe_denied(&lab, "x/a", "x/c") != denied {
+            assert!(
+                Instant::now() < deadline,
+                "lock-c on {port} never in force:\n{}",
+                agent.log_text()
+            );
+        }
+        // The kernel may follow before the apply returns (eBPF maps change one element
+        // at a time) and the agent logs it.
+        let incremental = || {
+            let log = agent.log_text();
+            let applied = in_force_lines(&log[since..]);
+            applied.iter().any(|l| l.contains("incremental=true"))
+        };
+        while !incremental() {
+            assert!(
+                Instant::now() < deadline,
+                "lock-c on {port}: no incremental update in force:\n{}",
+                agent.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let audit_before = server.get("/api/v1/audit").1;
     let policies_before = remote(&server, &["policy", "list", "-o", "json"]);

@@ -208,3 +208,25 @@ pub fn observe(server: &ServerProcess) -> BTreeMap<EdgeId, Seen> {
     }
     out
 }
+
+/// The agent's "in force" log lines in `log` (one per program applied), without the
+/// colour codes the logger may write even to a file.
+pub fn in_force_lines(log: &str) -> Vec<String> {
+    let plain = |l: &str| {
+        let mut out = String::new();
+        let mut chars = l.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // CSI sequences end with a letter (`m` for colours).
+                chars.by_ref().find(|c| c.is_ascii_alphabetic());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    log.lines()
+        .map(plain)
+        .filter(|l| l.contains("in force") && l.contains("revision="))
+        .collect()
+}
