@@ -43,7 +43,7 @@ pub fn plan(node: &str, d: &DesiredState, snap: &Snapshot) -> Result<(Program, C
 /// The inventory and modes `node` compiles with. The node's own workloads come from its
 /// local snapshot (fresher than the server's copy, and known while the server is away);
 /// the other nodes' from the desired state, which carries the whole inventory.
-pub(crate) fn inputs(
+pub fn inputs(
     node: &str,
     d: &DesiredState,
     snap: &Snapshot,
