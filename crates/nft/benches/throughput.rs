@@ -34,6 +34,8 @@ const PEERS: usize = 10;
 /// The most linear rules (c) loads: `nft -f` takes minutes beyond this.
 const LINEAR_MAX: usize = 20_000;
 const RUNS: usize = 5;
+/// Runs of each compile + full apply case (each well under a second).
+const FULL_RUNS: usize = 9;
 /// Rounds of the throughput measurements (variants interleaved, medians reported).
 const ROUNDS: usize = 7;
 /// The cores the measured client and server run on (iperf3 by `taskset`, the connection
@@ -369,8 +371,8 @@ fn main() {
     let pair = topology();
     let compile = || compile_all(&policies, &inventory);
     let program = compile();
-    let onto_empty = full::measure(&pair.node.path(), RUNS, true, compile);
-    let replacing = full::measure(&pair.node.path(), RUNS, false, compile);
+    let onto_empty = full::measure(&pair.node.path(), FULL_RUNS, true, compile);
+    let replacing = full::measure(&pair.node.path(), FULL_RUNS, false, compile);
     let load_full = loadavg();
     // Incremental: server's ingress port changes 8080 → 8081 and back, alternately.
     let mut b = NftBackend::new(pair.node.path()).expect("backend");
@@ -537,7 +539,8 @@ fn main() {
     );
     let _ = writeln!(
         report,
-        "## Compile and apply (medians of {RUNS} runs unless said)\n\n| step | median ms | runs |\n|---|---|---|"
+        "## Compile and apply (medians: {FULL_RUNS} runs of each full apply, {} updates)\n\n| step | median ms | runs |\n|---|---|---|",
+        RUNS * 2
     );
     full::rows(
         &mut report,
