@@ -25,6 +25,7 @@ pub(crate) struct Scratch {
     segs: Vec<Seg>,
     resolved: Vec<Seg>,
     diff: Vec<Seg>,
+    peers: Vec<(IdentityId, PortTable)>,
 }
 
 /// Where a table's rules are read from: the flattened [`Rules`] of a whole compile, or
@@ -88,6 +89,7 @@ impl<S: RuleSource> Context<'_, S> {
             segs,
             resolved,
             diff,
+            peers,
         } = scratch;
         wildcard.clear();
         specific.clear();
@@ -135,7 +137,7 @@ impl<S: RuleSource> Context<'_, S> {
         }
         let any = ports::resolve(wildcard);
         specific.sort_unstable_by_key(|(id, _)| *id);
-        let mut peers = Vec::new();
+        peers.clear();
         for group in specific.chunk_by(|a, b| a.0 == b.0) {
             segs.clear();
             segs.extend(group.iter().map(|(_, s)| *s));
@@ -150,7 +152,7 @@ impl<S: RuleSource> Context<'_, S> {
             isolated: true,
             default_rule: 0,
             // Already in identity order: the map is bulk-built, not grown by inserts.
-            peers: BTreeMap::from_iter(peers),
+            peers: BTreeMap::from_iter(peers.drain(..)),
             any: PortTable {
                 entries: ports::entries(&any, self.rule_ids),
             },

@@ -36,18 +36,35 @@ struct Slot {
 impl Interner {
     /// The id of `peer`: `next` if it was not seen before (the caller then records it).
     pub fn intern(&mut self, peer: &Peer, next: u32) -> u32 {
-        self.buf.clear();
-        encode(peer, &mut self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        encode(peer, &mut buf);
         let mut h = FxHasher::default();
-        h.write(&self.buf);
-        let hash = h.finish();
+        h.write(&buf);
+        let id = self.intern_encoded(h.finish(), &buf, next);
+        self.buf = buf;
+        id
+    }
+
+    /// Every peer `other` holds, by its id there: (hash, encoding). Lets a part built
+    /// on another thread be merged without reading and encoding its peers again.
+    pub fn encoded(&self) -> Vec<(u64, &[u8])> {
+        let mut out = vec![(0, &[][..]); self.len];
+        for s in self.slots.iter().flatten() {
+            out[s.id as usize] = (s.hash, &self.arena[s.start..s.end]);
+        }
+        out
+    }
+
+    /// [`Interner::intern`] of a peer already encoded (and hashed) by an interner.
+    pub fn intern_encoded(&mut self, hash: u64, bytes: &[u8], next: u32) -> u32 {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         let mut i = self.home(hash);
         loop {
             match self.slots[i] {
-                Some(s) if s.hash == hash && self.arena[s.start..s.end] == self.buf[..] => {
+                Some(s) if s.hash == hash && self.arena[s.start..s.end] == *bytes => {
                     return s.id;
                 }
                 Some(_) => i = (i + 1) & (self.slots.len() - 1),
@@ -55,7 +72,7 @@ impl Interner {
             }
         }
         let start = self.arena.len();
-        self.arena.extend_from_slice(&self.buf);
+        self.arena.extend_from_slice(bytes);
         self.slots[i] = Some(Slot {
             hash,
             start,

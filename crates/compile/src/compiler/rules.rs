@@ -188,7 +188,22 @@ impl<'a> Rules<'a> {
     /// one part built over both, since peers and named ports are numbered by first
     /// appearance and `later`'s appear after all of this part's.
     pub fn append(&mut self, later: Rules<'a>) {
-        let peer_id: Vec<PeerId> = later.peers.iter().map(|(_, p)| self.intern(p)).collect();
+        // Through `later`'s encodings: reading its peers again would cost the cache
+        // misses its thread already paid.
+        let encoded = later.interner.encoded();
+        let peer_id: Vec<PeerId> = later
+            .peers
+            .into_iter()
+            .zip(encoded)
+            .map(|(keyed, (hash, bytes))| {
+                let next = self.peers.len() as PeerId;
+                let id = self.interner.intern_encoded(hash, bytes, next);
+                if id == next {
+                    self.peers.push(keyed);
+                }
+                id
+            })
+            .collect();
         let named_id: Vec<NamedId> = later
             .named
             .iter()
