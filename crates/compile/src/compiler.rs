@@ -39,6 +39,7 @@ use crate::program::Program;
 use bulkhead_policy::ir::PolicySet;
 use bulkhead_policy::{Inventory, Mode, WorkloadId};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Everything one node's program is compiled from.
 #[derive(Clone, Copy, Debug)]
@@ -143,17 +144,30 @@ fn compile_keeping<K>(
         })
         .collect();
     // Identities and the isolating policies both read the rules and the index, not
-    // each other; the rule table (mostly cloning policy names into its reasons) needs
-    // only the latter, and on its side the two halves take about equally long.
-    let ((selecting, book), ids) = par::both(
-        parallel,
-        || {
-            let selecting = subjects::subjects(&rules, &selector, &local);
-            let book = numbering::Book::new(&rules, &selecting);
-            (selecting, book)
-        },
-        || identity::build(input.inventory, &selector, &rules),
-    );
+    // each other. The rule table needs the latter and is most of the work on its side,
+    // so the ingress default denies are built on the identities' thread once those are
+    // done. Both threads ask for the isolating policies; a `OnceLock` computes them once
+    // (the other side finds them ready or waits), and a panic there lets the other side
+    // try again rather than wait forever.
+    let selecting = OnceLock::new();
+    let ((book, egress), (ids, ingress)) = {
+        let subjects = || selecting.get_or_init(|| subjects::subjects(&rules, &selector, &local));
+        par::both(
+            parallel,
+            || {
+                let book = numbering::Book::new(&rules, subjects());
+                (book, numbering::Defaults::new(&rules, subjects(), 1))
+            },
+            || {
+                let ids = identity::build(input.inventory, &selector, &rules);
+                (ids, numbering::Defaults::new(&rules, subjects(), 0))
+            },
+        )
+    };
+    let book = book.with([ingress, egress]);
+    let selecting = selecting
+        .into_inner()
+        .unwrap_or_else(|| subjects::subjects(&rules, &selector, &local));
     if ids.count() > MAX_IDENTITIES {
         return Err(CompileError::TooManyIdentities {
             needed: ids.count(),
@@ -182,9 +196,7 @@ fn compile_keeping<K>(
             workload_identity: &ids.workload_identity,
         },
     });
-    let numbering::Book {
-        reasons, rule_ids, ..
-    } = book;
+    let (reasons, rule_ids) = book.finish();
     let program = Program {
         rules: reasons,
         identities: ids.identities,

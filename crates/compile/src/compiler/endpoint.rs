@@ -7,7 +7,7 @@
 //! identities the endpoint's rules mention, never to all identities.
 
 use super::csr::Csr;
-pub(crate) use super::peer_sets::PeerSet;
+use super::peer_sets::PeerSets;
 use super::port_items::{PortItem, RulePorts};
 use super::ports::{self, EVERYTHING, Seg};
 use super::rules::{NamedId, Rules, direction_slot};
@@ -60,17 +60,13 @@ pub(crate) struct Context<'r, S> {
     pub named: &'r Csr<(IdentityId, u16)>,
     /// Final rule id per global rule number.
     pub rule_ids: &'r [RuleId],
-    /// Per global rule number, from [`peer_sets`].
-    pub peer_sets: &'r [PeerSet],
+    /// Per global rule number, from [`super::peer_sets::peer_sets`].
+    pub peer_sets: &'r PeerSets,
 }
 
 impl<S: RuleSource> Context<'_, S> {
     fn peers(&self, global: usize) -> Option<&[IdentityId]> {
-        match &self.peer_sets[global] {
-            PeerSet::All => None,
-            PeerSet::One(p) => Some(self.id_peer_sets.get(*p)),
-            PeerSet::Union(v) => Some(v),
-        }
+        self.peer_sets.get(global, self.id_peer_sets)
     }
 
     /// The table of `w` in `direction` under `policies` (non-empty, ascending);

@@ -16,14 +16,52 @@ pub(crate) struct Book {
     pub reasons: Vec<Reason>,
     /// Per global rule number: its id, or [`NO_RULE`] when no local endpoint can hit it.
     pub rule_ids: Vec<RuleId>,
-    /// `default_of[slot][endpoint]`: the id of its default deny ([`NO_RULE`] when not
-    /// isolated). Looked up once per distinct table; also the tables' sharing key, since
+    /// Per direction slot.
+    defaults: [Defaults; 2],
+}
+
+/// One direction's default denies, numbered from 0: built apart from the rules'
+/// reasons and from the other direction's (on other threads), since only their counts
+/// tie them together.
+#[derive(Default)]
+pub(crate) struct Defaults {
+    reasons: Vec<Reason>,
+    /// `of[endpoint]`: the (relative) id of its default deny; meaningless when not
+    /// isolated. Looked up once per distinct table; also the tables' sharing key, since
     /// it names (direction, isolating policies) exactly.
-    default_of: [Vec<RuleId>; 2],
+    of: Vec<RuleId>,
+}
+
+impl Defaults {
+    /// `selecting[slot][endpoint]`: the policies isolating each local endpoint.
+    pub fn new(rules: &Rules<'_>, selecting: &[Vec<Vec<u32>>; 2], slot: usize) -> Self {
+        let lists = &selecting[slot];
+        let mut isolated: Vec<u32> = (0..lists.len() as u32)
+            .filter(|&l| !lists[l as usize].is_empty())
+            .collect();
+        // Policy numbers follow name order, so this is policy names order.
+        isolated.sort_unstable_by(|&a, &b| lists[a as usize].cmp(&lists[b as usize]));
+        let mut reasons = Vec::new();
+        let mut of = vec![NO_RULE; lists.len()];
+        for group in isolated.chunk_by(|&a, &b| lists[a as usize] == lists[b as usize]) {
+            let id = reasons.len() as RuleId;
+            reasons.push(Reason::DefaultDeny {
+                direction: [Direction::Ingress, Direction::Egress][slot],
+                policies: lists[group[0] as usize]
+                    .iter()
+                    .map(|&p| rules.policies[p as usize].name.clone())
+                    .collect(),
+            });
+            for &l in group {
+                of[l as usize] = id;
+            }
+        }
+        Defaults { reasons, of }
+    }
 }
 
 impl Book {
-    /// `selecting[slot][endpoint]`: the policies isolating each local endpoint.
+    /// The rules' reasons, then `defaults`'.
     pub fn new(rules: &Rules<'_>, selecting: &[Vec<Vec<u32>>; 2]) -> Self {
         let mut active = vec![[false; 2]; rules.policies.len()];
         for (slot, lists) in selecting.iter().enumerate() {
@@ -48,39 +86,36 @@ impl Book {
                 (reasons.len() - 1) as RuleId
             })
             .collect();
-        let list = |&(slot, l): &(usize, u32)| (slot, selecting[slot][l as usize].as_slice());
-        let mut isolated: Vec<(usize, u32)> = selecting
-            .iter()
-            .enumerate()
-            .flat_map(|(slot, lists)| (0..lists.len() as u32).map(move |l| (slot, l)))
-            .filter(|d| !list(d).1.is_empty())
-            .collect();
-        // Policy numbers follow name order, so this is (direction, policy names) order.
-        isolated.sort_unstable_by(|a, b| list(a).cmp(&list(b)));
-        let mut default_of = selecting.each_ref().map(|lists| vec![NO_RULE; lists.len()]);
-        for group in isolated.chunk_by(|a, b| list(a) == list(b)) {
-            let id = reasons.len() as RuleId;
-            let (slot, policies) = list(&group[0]);
-            reasons.push(Reason::DefaultDeny {
-                direction: [Direction::Ingress, Direction::Egress][slot],
-                policies: policies
-                    .iter()
-                    .map(|&p| rules.policies[p as usize].name.clone())
-                    .collect(),
-            });
-            for &(slot, l) in group {
-                default_of[slot][l as usize] = id;
-            }
-        }
         Book {
             reasons,
             rule_ids,
-            default_of,
+            defaults: Default::default(),
         }
     }
 
-    /// The id of the default deny of local endpoint `l` in `slot`.
+    /// Joins the default denies of each direction, built beside the rules' reasons.
+    pub fn with(mut self, defaults: [Defaults; 2]) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// The id of the default deny of local endpoint `l`, isolated in `slot`: after the
+    /// rules, ingress before egress.
     pub fn default_id(&self, slot: usize, l: usize) -> RuleId {
-        self.default_of[slot][l]
+        let before: usize = self.defaults[..slot].iter().map(|d| d.reasons.len()).sum();
+        (self.reasons.len() + before) as RuleId + self.defaults[slot].of[l]
+    }
+
+    /// The whole rule table and the rules' ids.
+    pub fn finish(self) -> (Vec<Reason>, Vec<RuleId>) {
+        let Book {
+            mut reasons,
+            rule_ids,
+            defaults,
+        } = self;
+        for d in defaults {
+            reasons.extend(d.reasons);
+        }
+        (reasons, rule_ids)
     }
 }

@@ -5,7 +5,7 @@ use super::super::Input;
 use super::super::csr::Csr;
 use super::super::endpoint::RuleSource;
 use super::super::hash::FastMap;
-use super::super::peer_sets::PeerSet;
+use super::super::peer_sets::PeerSets;
 use super::super::port_items::RulePorts;
 use super::super::rules::{NamedId, Rules};
 use crate::program::{IdentityId, RuleId};
@@ -25,7 +25,7 @@ pub(crate) struct Parts<'s, 'a> {
     pub local: &'s [u32],
     pub selecting: [Vec<Vec<u32>>; 2],
     pub rule_ids: Vec<RuleId>,
-    pub peer_sets: Vec<PeerSet>,
+    pub peer_sets: PeerSets,
     pub id_peer_sets: Csr<IdentityId>,
     pub named: Csr<(IdentityId, u16)>,
 }
@@ -44,7 +44,7 @@ pub(crate) struct Kept {
     /// Per global rule number: its policy.
     pub rule_policy: Vec<u32>,
     pub rule_ids: Vec<RuleId>,
-    pub peer_sets: Vec<PeerSet>,
+    pub peer_sets: PeerSets,
     pub id_peer_sets: Csr<IdentityId>,
     pub named: Csr<(IdentityId, u16)>,
     named_ids: FastMap<(String, Protocol), NamedId>,
