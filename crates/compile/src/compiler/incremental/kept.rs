@@ -5,6 +5,7 @@ use super::super::Input;
 use super::super::csr::Csr;
 use super::super::endpoint::RuleSource;
 use super::super::hash::FastMap;
+use super::super::par;
 use super::super::peer_sets::PeerSets;
 use super::super::port_items::RulePorts;
 use super::super::rules::{NamedId, Rules};
@@ -100,7 +101,7 @@ impl Kept {
             unique: names.windows(2).all(|w| w[0] != w[1]),
             names,
             order: rules.order.clone(),
-            shapes: rules.policies.iter().map(|p| shape(p)).collect(),
+            shapes: shapes(&rules.policies),
             ranges: rules.ranges.clone(),
             rule_policy,
             rule_ids,
@@ -131,6 +132,20 @@ impl Kept {
         let policy = set.policies.get(self.order[p as usize] as usize)?;
         (policy.name == self.names[p as usize]).then_some(policy)
     }
+}
+
+/// Every policy's [`shape`]. It reads the whole policy set again (a fifth of a keeping
+/// compile), so large sets are hashed in two halves side by side.
+fn shapes(policies: &[&Policy]) -> Vec<u64> {
+    let half = policies.len() / 2;
+    let hash = |part: &[&Policy]| part.iter().map(|p| shape(p)).collect::<Vec<u64>>();
+    let (mut first, second) = par::both(
+        policies.len() >= par::PARALLEL_FROM,
+        || hash(&policies[..half]),
+        || hash(&policies[half..]),
+    );
+    first.extend(second);
+    first
 }
 
 /// A hash of everything in a policy that identities, rule numbering, peer sets and
