@@ -269,14 +269,12 @@ fn scenario(backend: &str) {
             let applied = in_force_lines(&log[since..]);
             applied.iter().any(|l| l.contains("incremental=true"))
         };
-        while !incremental() {
-            assert!(
-                Instant::now() < deadline,
-                "lock-c on {port}: no incremental update in force:\n{}",
-                agent.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let what = format!("lock-c on {port}: an incremental update in force");
+        agent.wait_for(
+            &what,
+            deadline.saturating_duration_since(Instant::now()),
+            incremental,
+        );
     }
     let audit_before = server.get("/api/v1/audit").1;
     let policies_before = remote(&server, &["policy", "list", "-o", "json"]);

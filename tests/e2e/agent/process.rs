@@ -62,6 +62,20 @@ impl AgentProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Polls `done` until it holds; after `within`, fails naming `what`, with the log.
+    #[track_caller]
+    pub fn wait_for(&self, what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + within;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: timed out\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn status(&self) -> Value {
         std::fs::read_to_string(self.state.join("status.json"))
             .ok()

@@ -12,7 +12,7 @@ use crate::agent::process::{AgentProcess, graph, graph_all, wait_in_sync};
 use crate::agent::remote;
 use crate::harness::{LabGuard, TempDir, TestLab, bulkhead, diff, key, parse_probe};
 use crate::server::process::ServerProcess;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `policies/labs/shop.yaml` without its `name:` (the test gives a unique one).
 fn shop_body() -> String {
@@ -58,19 +58,8 @@ fn probe_one(lab: &TestLab, from: &str, to: &str, port: u16) -> bool {
     m.values().all(|a| *a)
 }
 
-/// Waits until `done` holds, polling; panics with `what` and the agent's log.
-#[track_caller]
-fn wait(what: &str, agent: &AgentProcess, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: timed out\n{}",
-            agent.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
+/// How long the server may take to show what the agent reported.
+const WAIT: Duration = Duration::from_secs(20);
 
 fn scenario(backend: &str) {
     let lab = TestLab::new("lrn", &shop_body());
@@ -91,7 +80,7 @@ fn scenario(backend: &str) {
             "{from} -> {to}:{port} refused while learning"
         );
     }
-    wait("the normal traffic recorded", &agent, || {
+    agent.wait_for("the normal traffic recorded", WAIT, || {
         let g = graph(&server);
         NORMAL.iter().all(|(f, t, p)| {
             let id = (
@@ -138,9 +127,9 @@ fn scenario(backend: &str) {
         "intruder reached the database\n{native}"
     );
     let mut violation = None;
-    wait(
+    agent.wait_for(
         "the intruder's connection listed as a violation",
-        &agent,
+        WAIT,
         || {
             let (code, page) = server.get("/api/v1/violations?workload=guest/intruder");
             assert_eq!(code, 200, "{page}");

@@ -5,6 +5,27 @@ use rand_chacha::ChaCha8Rng;
 const A: Decision = Decision::Allow;
 const D: Decision = Decision::Deny(7);
 
+const DECISIONS: [Decision; 4] = [A, D, Decision::Deny(9), Decision::Monitor(9)];
+
+/// Up to `n` random cut points below `top`, paired into disjoint sorted entries (a
+/// lone last cut is a single port), each with a random decision.
+fn random_entries(rng: &mut ChaCha8Rng, n: usize, top: u32) -> Vec<(u16, u16, Decision)> {
+    let mut cuts: Vec<u16> = (0..rng.random_range(0..n))
+        .map(|_| rng.random_range(0..top) as u16)
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.chunks(2)
+        .map(|w| {
+            (
+                w[0],
+                w.get(1).copied().unwrap_or(w[0]),
+                DECISIONS[rng.random_range(0..4)],
+            )
+        })
+        .collect()
+}
+
 fn blocks(want: &Steps, fallback: &Steps) -> Vec<Block> {
     let mut out = Vec::new();
     cover(want, fallback, &mut Scratch::default(), &mut out);
@@ -74,24 +95,12 @@ fn single_ports_full_ranges_and_dont_cares() {
 #[test]
 fn random_tables_are_covered_exactly() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
     for _ in 0..200 {
-        let table = |rng: &mut ChaCha8Rng| {
-            let mut cuts: Vec<u16> = (0..rng.random_range(0..8)).map(|_| rng.random()).collect();
-            cuts.sort_unstable();
-            cuts.dedup();
-            let mut entries = Vec::new();
-            for w in cuts.chunks(2) {
-                let last = w.get(1).copied().unwrap_or(w[0]);
-                entries.push((w[0], last, decisions[rng.random_range(0..4)]));
-            }
-            entries
-        };
-        let base = constant(decisions[rng.random_range(0..4)]);
+        let base = constant(DECISIONS[rng.random_range(0..4)]);
         let mut fallback = Steps::new();
-        overlay(&table(&mut rng), &base, &mut fallback);
+        overlay(&random_entries(&mut rng, 8, 65536), &base, &mut fallback);
         let mut want = Steps::new();
-        overlay(&table(&mut rng), &fallback, &mut want);
+        overlay(&random_entries(&mut rng, 8, 65536), &fallback, &mut want);
         let got = blocks(&want, &fallback);
         check(&want, &fallback, &got);
     }
@@ -137,29 +146,14 @@ fn trie(want: &Steps, fallback: &Steps) -> Vec<Block> {
 #[test]
 fn runs_give_exactly_the_tries_blocks() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
-    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
     let mut want = Steps::new();
     let mut fallback = Steps::new();
     for round in 0..2000 {
-        let mut table = |n: usize| {
-            // Small ports and narrow ranges too, where blocks are big and neighbours meet.
-            let top = if round % 2 == 0 { 64u32 } else { 65536 };
-            let mut cuts: Vec<u16> = (0..rng.random_range(0..n))
-                .map(|_| rng.random_range(0..top) as u16)
-                .collect();
-            cuts.sort_unstable();
-            cuts.dedup();
-            let mut entries = Vec::new();
-            for w in cuts.chunks(2) {
-                let last = w.get(1).copied().unwrap_or(w[0]);
-                entries.push((w[0], last, decisions[rng.random_range(0..4)]));
-            }
-            (entries, decisions[rng.random_range(0..4)])
-        };
-        let (lower, base) = table(10);
-        overlay(&lower, &constant(base), &mut fallback);
-        let (upper, _) = table(10);
-        overlay(&upper, &fallback, &mut want);
+        // Small ports and narrow ranges too, where blocks are big and neighbours meet.
+        let top = if round % 2 == 0 { 64u32 } else { 65536 };
+        let base = constant(DECISIONS[rng.random_range(0..4)]);
+        overlay(&random_entries(&mut rng, 10, top), &base, &mut fallback);
+        overlay(&random_entries(&mut rng, 10, top), &fallback, &mut want);
         let got = blocks(&want, &fallback);
         assert_eq!(got, trie(&want, &fallback), "round {round}");
         if round % 50 == 0 {
@@ -171,33 +165,14 @@ fn runs_give_exactly_the_tries_blocks() {
 #[test]
 fn one_port_takes_the_short_way_to_the_same_blocks() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let decisions = [A, D, Decision::Deny(9), Decision::Monitor(9)];
     let (mut fallback, mut want) = (Steps::new(), Steps::new());
     let mut short = 0;
     for round in 0..4000 {
         let top = if round % 2 == 0 { 16u32 } else { 65536 };
-        let mut cuts: Vec<u16> = (0..rng.random_range(0..6))
-            .map(|_| rng.random_range(0..top) as u16)
-            .collect();
-        cuts.sort_unstable();
-        cuts.dedup();
-        let entries: Vec<_> = cuts
-            .chunks(2)
-            .map(|w| {
-                (
-                    w[0],
-                    w.get(1).copied().unwrap_or(w[0]),
-                    decisions[rng.random_range(0..4)],
-                )
-            })
-            .collect();
-        overlay(
-            &entries,
-            &constant(decisions[rng.random_range(0..4)]),
-            &mut fallback,
-        );
+        let base = constant(DECISIONS[rng.random_range(0..4)]);
+        overlay(&random_entries(&mut rng, 6, top), &base, &mut fallback);
         let port = rng.random_range(0..top) as u16;
-        let d = decisions[rng.random_range(0..4)];
+        let d = DECISIONS[rng.random_range(0..4)];
         overlay(&[(port, port, d)], &fallback, &mut want);
         let general = blocks(&want, &fallback);
         if let Some(block) = cover_port(port, d, &fallback) {
