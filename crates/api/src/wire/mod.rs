@@ -111,7 +111,9 @@ impl<'a> BatchView<'a> {
     }
 }
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as an unsigned LEB128 varint, the format's every integer (public for
+/// tests that write bodies by hand, malformed ones included).
+pub fn put(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -119,7 +121,8 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn zigzag(v: i64) -> u64 {
+/// A signed delta as the unsigned varint value it is sent as (small magnitudes stay small).
+pub fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 

@@ -187,30 +187,11 @@ fn retention_prunes_whole_days_of_buckets_and_rollups_but_no_total() {
     let today = Timestamp::now().millis().div_euclid(DAY) * DAY;
     let core = open(&db, 1 << 20, Some(2));
     // One record a day for five days, then one now (which folds the past and prunes).
-    for d in (1..=5).rev() {
-        ingest(
-            &core,
-            vec![record(
-                "x/a",
-                "x/b",
-                80,
-                Verdict::Allowed,
-                1,
-                today - d * DAY + HOUR,
-            )],
-        );
+    let days = (1..=5).rev().map(|d| today - d * DAY + HOUR);
+    for at in days.chain([Timestamp::now().millis() - 1000]) {
+        let r = record("x/a", "x/b", 80, Verdict::Allowed, 1, at);
+        ingest(&core, vec![r]);
     }
-    ingest(
-        &core,
-        vec![record(
-            "x/a",
-            "x/b",
-            80,
-            Verdict::Allowed,
-            1,
-            Timestamp::now().millis() - 1000,
-        )],
-    );
     let totals = |c: &Core| {
         let q = GraphQuery::default();
         match c.execute(Some(&admin()), Command::Graph(q)).unwrap() {

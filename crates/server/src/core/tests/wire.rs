@@ -1,19 +1,8 @@
 //! The binary batch's fast path (sums by string index): the same answers as the names.
 use super::*;
+use bulkhead_api::wire::{put as varint, zigzag};
 
 const T: i64 = 1_700_000_000_000;
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
 
 /// A body by hand (the encoder never repeats a name): `strings`, then records of
 /// (source, destination, rule index + 1 or 0, packets, first_seen) to x port 80, denied.
