@@ -98,7 +98,9 @@ test('grouped connections: bundles between groups keep denied traffic red, open 
     // Clicking a bundle shows its flows, each with its verdict and deciding rule.
     // A bundle between two boxes can be short, its middle under a box's label: click the
     // first point along it that no node (label included) covers.
-    const pos = await page.evaluate(() => {
+    // Grouping moves nodes into their boxes over a few frames: ask until the layout
+    // leaves such a point (right after the switch, every candidate can be covered).
+    const freePoint = () => page.evaluate(() => {
       const cy = window.__bulkhead.cy;
       const e = cy.getElementById('b:ns:guest<>ns:shop');
       const a = e.renderedSourceEndpoint(), b = e.renderedTargetEndpoint();
@@ -110,6 +112,8 @@ test('grouped connections: bundles between groups keep denied traffic red, open 
       }
       return null;
     });
+    let pos = null;
+    await until(async () => (pos = await freePoint()) !== null, 10000, 'a point of the bundle that no node covers');
     assert.ok(pos, 'a point of the bundle that no node covers');
     await page.mouse.click(pos.x, pos.y);
     await page.waitForFunction(() => document.querySelector('#panel-title')?.textContent === 'guest ↔ shop', null, { timeout: 10000 });
